@@ -1,0 +1,13 @@
+"""Built-in environment families. `register_envs` is the entry point agentgym loads at import.
+
+Registration names entry points as strings: no family's heavy dependency is imported until its
+environment is made.
+"""
+
+from __future__ import annotations
+
+
+def register_envs() -> None:
+    from agentgym.environments.textworld.registration import register_textworld_envs
+
+    register_textworld_envs()

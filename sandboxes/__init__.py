@@ -1,0 +1,1 @@
+"""agentgym.sandboxes (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""agentgym.trainers (see DESIGN.md)."""

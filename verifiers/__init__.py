@@ -1,0 +1,1 @@
+"""agentgym.verifiers (see DESIGN.md)."""
