@@ -82,7 +82,10 @@ class Env(gymnasium.Env[str, str]):
     # ----- Gymnasium API --------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict]:
         super().reset(seed=seed)
-        self.task = self.select_task(seed, options)
+        task = self.select_task(seed, options)
+        if not task.env_id and self.spec is not None:
+            task = task.model_copy(update={"env_id": self.spec.id})
+        self.task = task
         observation, info = self._start(self.task, seed)
         self.last_observation = observation
         info.setdefault("system_prompt", self.full_system_prompt())

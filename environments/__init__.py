@@ -8,6 +8,8 @@ from __future__ import annotations
 
 
 def register_envs() -> None:
+    from agentgym.environments.maze.registration import register_maze_envs
     from agentgym.environments.textworld.registration import register_textworld_envs
 
+    register_maze_envs()
     register_textworld_envs()
