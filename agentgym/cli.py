@@ -1,0 +1,275 @@
+"""The `agentgym` command: list, info, play and eval.
+
+    agentgym list
+    agentgym info agentgym/TextWorld-v0
+    agentgym play agentgym/Maze-v0
+    agentgym eval agentgym/TextWorld-v0 --agent openai --model M --base-url URL -n 100 -c 32 --out runs/x
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from agentgym.errors import AgentGymError, ConfigError
+
+AGENTS = ("openai", "hf", "expert", "random")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args) or 0
+    except AgentGymError as exc:
+        print(f"agentgym: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agentgym", description="Environments, evaluation and training for LLM agents.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list registered environments")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("info", help="show an environment's spec, splits, action format and an example")
+    p.add_argument("env_id")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("play", help="play an episode yourself in the terminal")
+    p.add_argument("env_id")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--task-id", default=None)
+    p.add_argument("--split", default=None)
+    p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="environment kwarg (JSON value)")
+    p.set_defaults(func=cmd_play)
+
+    p = sub.add_parser("eval", help="evaluate an agent on an environment")
+    p.add_argument("env_id")
+    p.add_argument("--agent", choices=AGENTS, default="openai")
+    p.add_argument("--model", default=None, help="model name (openai) or path (hf); default $AGENTGYM_MODEL")
+    p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint; default $OPENAI_BASE_URL")
+    p.add_argument("--api-key", default=None, help="default $OPENAI_API_KEY")
+    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--max-tokens", type=int, default=None)
+    p.add_argument("-n", "--num-tasks", type=int, default=None, help="tasks to run (default: the whole split)")
+    p.add_argument("--task-id", action="append", default=None, help="run these tasks (repeatable)")
+    p.add_argument("--samples", type=int, default=1, help="rollouts per task")
+    p.add_argument("-c", "--concurrency", type=int, default=8, help="episodes in flight")
+    p.add_argument("--workers", type=int, default=1, help="environment worker processes (0: threads)")
+    p.add_argument("--split", default="test")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-turns", type=int, default=None, help="default: the environment's step limit")
+    p.add_argument("--history", default="full", help="'full' or 'last:K' turns kept in the prompt")
+    p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="environment kwarg (JSON value)")
+    p.add_argument("--out", default=None, help="run folder: trajectories.jsonl, summary.json, run.json")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out without repeating episodes")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def parse_env_args(pairs: list[str]) -> dict[str, Any]:
+    """KEY=VALUE pairs; values are read as JSON when they parse (3, true, "x"), else as strings."""
+    kwargs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--env-arg expects KEY=VALUE, got {pair!r}")
+        try:
+            kwargs[key] = json.loads(value)
+        except json.JSONDecodeError:
+            kwargs[key] = value
+    return kwargs
+
+
+# ----- list / info ----------------------------------------------------------------------------------
+def cmd_list(args: argparse.Namespace) -> int:
+    from agentgym.registration import card, registered_ids
+
+    ids = registered_ids()
+    width = max(map(len, ids), default=0)
+    for env_id in ids:
+        print(f"{env_id:<{width}}  {card(env_id).description}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from agentgym.registration import card, make
+
+    c = card(args.env_id)
+    print(f"id:                {c.id}")
+    print(f"description:       {c.description}")
+    print(f"entry point:       {c.entry_point}")
+    print(f"kwargs:            {json.dumps(c.kwargs)}")
+    print(f"max episode steps: {c.max_episode_steps}")
+    print(f"action format:     {c.action_format}")
+    print(f"example action:    {c.example_action}")
+    env = make(args.env_id)
+    try:
+        base = env.unwrapped
+        print(f"action parser:     {base.action_parser!r}")
+        print("splits:")
+        for split in base.splits():
+            tasks = base.task_set(split)
+            example = f" (e.g. {tasks[0].id})" if len(tasks) else ""
+            print(f"  {split:<10} {len(tasks):>7} tasks{example}")
+        print("system prompt:")
+        for line in base.full_system_prompt().splitlines():
+            print(f"  {line}")
+    finally:
+        env.close()
+    return 0
+
+
+# ----- play ----------------------------------------------------------------------------------------
+PLAY_HELP = "Type a command. /actions lists admissible actions, /hint shows the expert's move, /quit ends."
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    from agentgym.registration import make
+
+    env = make(args.env_id, **parse_env_args(args.env_arg))
+    options = {k: v for k, v in (("task_id", args.task_id), ("split", args.split)) if v is not None}
+    try:
+        observation, info = env.reset(seed=args.seed, options=options or None)
+        print(f"[{info['task'].id}] {PLAY_HELP}\n")
+        print(observation)
+        total, turns = 0.0, 0
+        while True:
+            try:
+                line = input("\n> ")
+            except EOFError:
+                print()
+                break
+            command = line.strip()
+            if command in ("/quit", "/q"):
+                break
+            if command == "/actions":
+                print(", ".join(info.get("admissible_actions") or []) or "(this environment lists none)")
+                continue
+            if command == "/hint":
+                print(info.get("expert_action") or "(no expert hint available)")
+                continue
+            observation, reward, terminated, truncated, info = env.step(line)
+            total += reward
+            turns += 1
+            print(observation)
+            if reward:
+                print(f"(reward {reward:+g})")
+            if terminated or truncated:
+                outcome = "success" if info.get("success") else ("time limit" if truncated else "episode over")
+                print(f"\n{outcome}: total reward {total:g} in {turns} turns")
+                break
+    finally:
+        env.close()
+    return 0
+
+
+# ----- eval ----------------------------------------------------------------------------------------
+def build_agent(args: argparse.Namespace):
+    from agentgym.agents import make_agent
+
+    kwargs: dict[str, Any] = {}
+    if args.agent == "openai":
+        kwargs = {"model": args.model, "base_url": args.base_url, "api_key": args.api_key}
+        if args.temperature is not None:
+            kwargs["temperature"] = args.temperature
+        if args.max_tokens is not None:
+            kwargs["max_tokens"] = args.max_tokens
+    elif args.agent == "hf":
+        if not args.model:
+            raise ConfigError("--agent hf needs --model PATH (a local transformers model directory)")
+        kwargs = {"model_or_path": args.model}
+        if args.temperature is not None:
+            kwargs["temperature"] = args.temperature
+        if args.max_tokens is not None:
+            kwargs["max_new_tokens"] = args.max_tokens
+    elif args.agent == "random":
+        kwargs = {"seed": args.seed}
+    return make_agent(args.agent, **kwargs)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from agentgym.registration import card
+    from agentgym.rollout import RolloutConfig, run_rollouts
+
+    card(args.env_id)  # unknown ids fail before anything starts
+    config = RolloutConfig(
+        env_id=args.env_id,
+        env_kwargs=parse_env_args(args.env_arg),
+        split=args.split,
+        task_ids=args.task_id,
+        num_tasks=args.num_tasks,
+        samples=args.samples,
+        seed=args.seed,
+        concurrency=args.concurrency,
+        workers=args.workers,
+        max_turns=args.max_turns,
+        history=args.history,
+        output=None,
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        config.output = out / "trajectories.jsonl"
+        prepare_run_folder(out, args, resume=args.resume)
+
+    async def run():
+        agent = build_agent(args)
+        try:
+            return await run_rollouts(agent, config)
+        finally:
+            await agent.aclose()
+
+    try:
+        result = asyncio.run(run())
+    except KeyboardInterrupt:
+        where = f" in {config.output}" if config.output else ""
+        print(f"\nInterrupted. Finished episodes are saved{where}; rerun with --resume to continue.", file=sys.stderr)
+        return 130
+    summary = result.summary
+    print(summary.table())
+    if out is not None:
+        (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+        print(f"\nTrajectories: {config.output}\nSummary: {out / 'summary.json'}")
+    return 0
+
+
+def prepare_run_folder(out: Path, args: argparse.Namespace, resume: bool) -> None:
+    """Create the run folder, or check that a resumed one belongs to the same evaluation."""
+    record = {
+        "env_id": args.env_id,
+        "agent": args.agent,
+        "model": args.model,
+        "split": args.split,
+        "samples": args.samples,
+        "seed": args.seed,
+        "env_args": args.env_arg,
+    }
+    run_file = out / "run.json"
+    if run_file.exists():
+        if not resume:
+            raise ConfigError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
+        previous = json.loads(run_file.read_text())
+        changed = {k: (previous.get(k), v) for k, v in record.items() if previous.get(k) != v}
+        if changed:
+            details = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
+            raise ConfigError(f"--resume: {out} holds a different run ({details}); use another --out")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    run_file.write_text(json.dumps(record, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Installs agentgym with every extra and the test tools into the current Python.
+# torch goes first, pinned, so that pip takes the CPU build instead of pulling a multi-gigabyte CUDA one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install --quiet torch==2.13.0
+python3 -m pip install --quiet -e ".[all,dev]"
