@@ -1,0 +1,274 @@
+"""`HFAgent`: a local transformers causal LM, batched across concurrent episodes.
+
+Concurrent `act` calls queue up; one worker task takes up to `batch_size` of them, left-pads them into one
+batch and runs `model.generate` in a thread (`asyncio.to_thread`), so a slow generate never blocks the event
+loop (environment steps and other agents keep going). Requests that arrive while a batch is generating
+form the next batch.
+
+Token fidelity (what trainers need): `AgentOutput.token_ids` are the exact sampled completion ids (no
+padding; up to and including EOS when it was generated) and `AgentOutput.logprobs[i]` is
+log_softmax(scores_i)[token_ids[i]], where scores_i are the *processed* scores `generate` returns with
+`output_scores=True` — the logits after temperature, top-k and top-p, i.e. the distribution the token was
+actually sampled from. With temperature 1 and no top-k/top-p they equal the model's own log-probabilities.
+Under greedy decoding (`do_sample=False`) no warper runs, so they are the model's log-probabilities at
+temperature 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from agentgym.agents.base import Agent, AgentOutput
+from agentgym.errors import AgentError, ConfigError, require
+from agentgym.types import Message, Usage
+
+torch = require("torch", "hf", "HFAgent")
+transformers = require("transformers", "hf", "HFAgent")
+
+
+class HFAgent(Agent):
+    """A local Hugging Face causal LM behind the Agent interface.
+
+    Args:
+        model_or_path: a model folder or hub id already in the local cache (nothing is downloaded when
+            `HF_HUB_OFFLINE=1`), or a loaded `PreTrainedModel` (shared, e.g. with a trainer).
+        tokenizer: a tokenizer, or a path to load one from; default: the model's. It must have a chat
+            template; it is never modified (padding is done here, on the left).
+        max_new_tokens: cap on generated tokens per reply.
+        temperature, top_p, top_k: sampling parameters (top_k=0 and top_p=1.0 disable those filters;
+            the model's saved `generation_config` defaults, such as top_k=50, are overridden).
+        do_sample: sample (True) or decode greedily (False).
+        batch_size: most requests generated together.
+        device: torch device for the model ("cpu", "cuda", "cuda:1").
+        seed: makes sampling reproducible: batch n samples from a torch RNG seeded with seed + n, forked
+            so the global RNG state is restored afterwards. The same seed and the same sequence of
+            requests give the same replies. None: use the global RNG.
+        batch_wait: seconds the worker waits for more requests before starting a batch (0: only those
+            already queued in the same event-loop tick).
+
+    The agent serves one event loop at a time (the batching queue belongs to the running loop).
+    """
+
+    name = "hf"
+
+    def __init__(
+        self,
+        model_or_path: str | os.PathLike | Any,
+        tokenizer: Any = None,
+        max_new_tokens: int = 256,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        do_sample: bool = True,
+        batch_size: int = 8,
+        device: str = "cpu",
+        *,
+        top_k: int = 0,
+        seed: int | None = None,
+        batch_wait: float = 0.0,
+    ):
+        _check("max_new_tokens", max_new_tokens, int, lambda v: v >= 1, "an int >= 1")
+        _check("batch_size", batch_size, int, lambda v: v >= 1, "an int >= 1")
+        _check("top_k", top_k, int, lambda v: v >= 0, "an int >= 0 (0 disables top-k)")
+        _check("top_p", top_p, (int, float), lambda v: 0 < v <= 1, "a number in (0, 1]")
+        _check(
+            "temperature",
+            temperature,
+            (int, float),
+            lambda v: v > 0,
+            "a number > 0 (use do_sample=False for greedy)",
+        )
+        _check("batch_wait", batch_wait, (int, float), lambda v: v >= 0, "a number of seconds >= 0")
+        self.device = torch.device(device)
+        if isinstance(model_or_path, str | os.PathLike):
+            try:
+                self.model = transformers.AutoModelForCausalLM.from_pretrained(os.fspath(model_or_path))
+            except (OSError, ValueError) as exc:
+                raise ConfigError(
+                    f"cannot load a causal LM from {os.fspath(model_or_path)!r}: {exc}"
+                ) from exc
+            source: str | None = os.fspath(model_or_path)
+        elif isinstance(model_or_path, torch.nn.Module) and hasattr(model_or_path, "generate"):
+            self.model = model_or_path
+            source = getattr(model_or_path, "name_or_path", None) or None
+        else:
+            raise ConfigError(
+                f"model_or_path must be a model folder/id or a transformers PreTrainedModel, got "
+                f"{type(model_or_path).__name__}"
+            )
+        if tokenizer is None or isinstance(tokenizer, str | os.PathLike):
+            tokenizer_source = os.fspath(tokenizer) if tokenizer is not None else source
+            if not tokenizer_source:
+                raise ConfigError("HFAgent was given a model object without a tokenizer: pass tokenizer=...")
+            try:
+                tokenizer = transformers.AutoTokenizer.from_pretrained(tokenizer_source)
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"cannot load a tokenizer from {tokenizer_source!r}: {exc}") from exc
+        if not getattr(tokenizer, "chat_template", None):
+            raise ConfigError(
+                f"the tokenizer of {source or 'the model'} has no chat_template; HFAgent formats conversations "
+                f"with tokenizer.apply_chat_template (set tokenizer.chat_template to a Jinja template)"
+            )
+        self.tokenizer = tokenizer
+        self.model.to(self.device)
+        self.model.eval()
+
+        eos = self.model.generation_config.eos_token_id
+        if eos is None:
+            eos = tokenizer.eos_token_id
+        self.eos_token_ids: set[int] = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        pad = (
+            tokenizer.pad_token_id
+            if tokenizer.pad_token_id is not None
+            else self.model.generation_config.pad_token_id
+        )
+        if pad is None:
+            pad = min(self.eos_token_ids) if self.eos_token_ids else None
+        if pad is None:
+            raise ConfigError(
+                "the tokenizer has neither a pad token nor an EOS token; set tokenizer.pad_token"
+            )
+        self.pad_token_id: int = int(pad)
+
+        self.max_new_tokens, self.temperature, self.top_p, self.top_k = (
+            max_new_tokens,
+            temperature,
+            top_p,
+            top_k,
+        )
+        self.do_sample, self.batch_size, self.seed, self.batch_wait = do_sample, batch_size, seed, batch_wait
+        self.generate_calls = 0  # batches generated so far (tests check that requests were batched)
+        self._pending: list[tuple[list[int], asyncio.Future]] = []
+        self._worker: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    # ----- Agent API --------------------------------------------------------------------------------
+    async def act(
+        self,
+        messages: list[Message],
+        tools: list[dict[str, Any]] | None = None,
+        *,
+        info: dict[str, Any] | None = None,
+    ) -> AgentOutput:
+        if self._closed:
+            raise AgentError("this HFAgent was closed; create a new one")
+        prompt_ids = self.encode(messages, tools)
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a new event loop (e.g. the next asyncio.run): start a fresh queue
+            self._loop, self._pending, self._worker = loop, [], None
+        future: asyncio.Future = loop.create_future()
+        self._pending.append((prompt_ids, future))
+        if self._worker is None or self._worker.done():
+            self._worker = loop.create_task(self._drain())
+        return await future
+
+    async def aclose(self) -> None:
+        """Stop taking requests; the model stays loaded for whoever else holds it."""
+        self._closed = True
+        worker = self._worker
+        if worker is not None and not worker.done() and self._loop is asyncio.get_running_loop():
+            await worker  # let queued requests finish
+
+    def encode(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> list[int]:
+        """The prompt ids: the chat template applied to `messages` with the generation prompt."""
+        conversation = [
+            Message.model_validate(m).to_openai() if isinstance(m, dict) else m.to_openai() for m in messages
+        ]
+        encoded = self.tokenizer.apply_chat_template(
+            conversation, tools=tools or None, add_generation_prompt=True, tokenize=True
+        )
+        ids = encoded["input_ids"] if hasattr(encoded, "keys") else encoded  # transformers 5: a BatchEncoding
+        if ids and isinstance(ids[0], list):
+            ids = ids[0]
+        return [int(i) for i in ids]
+
+    def __repr__(self) -> str:
+        source = getattr(self.model, "name_or_path", "") or type(self.model).__name__
+        return f"HFAgent({source!r}, device={str(self.device)!r})"
+
+    # ----- batching ---------------------------------------------------------------------------------
+    async def _drain(self) -> None:
+        """Generate queued requests, `batch_size` at a time, until the queue is empty."""
+        await asyncio.sleep(self.batch_wait)  # sleep(0) still lets this tick's act() calls join
+        while self._pending:
+            batch, self._pending = self._pending[: self.batch_size], self._pending[self.batch_size :]
+            batch = [(ids, future) for ids, future in batch if not future.done()]  # skip cancelled callers
+            if not batch:
+                continue
+            try:
+                outputs = await asyncio.to_thread(self._generate, [ids for ids, _ in batch])
+            except Exception as exc:
+                error = AgentError(
+                    f"{self!r} failed to generate a batch of {len(batch)}: {type(exc).__name__}: {exc}"
+                )
+                error.__cause__ = exc
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for (_, future), output in zip(batch, outputs, strict=True):
+                if not future.done():
+                    future.set_result(output)
+
+    def _generate(self, prompts: list[list[int]]) -> list[AgentOutput]:
+        """One left-padded `generate` over `prompts` (runs in a worker thread)."""
+        width = max(len(p) for p in prompts)
+        input_ids = torch.full((len(prompts), width), self.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, prompt in enumerate(prompts):
+            input_ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+            attention_mask[row, width - len(prompt) :] = 1
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": self.max_new_tokens,
+            "do_sample": self.do_sample,
+            "pad_token_id": self.pad_token_id,
+            "eos_token_id": sorted(self.eos_token_ids) or None,
+            "output_scores": True,
+            "return_dict_in_generate": True,
+        }
+        if self.do_sample:
+            kwargs.update(temperature=float(self.temperature), top_p=float(self.top_p), top_k=self.top_k)
+        batch_index = self.generate_calls
+        self.generate_calls += 1
+        with torch.random.fork_rng(**self._fork_args(), enabled=self.seed is not None):
+            if self.seed is not None:
+                torch.manual_seed(self.seed + batch_index)
+            out = self.model.generate(
+                input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device), **kwargs
+            )
+        sampled = out.sequences[:, width:]
+        # out.scores[t] is (batch, vocab): step t's processed scores. Reduced one step at a time, so a large
+        # vocabulary never needs a second (batch, steps, vocab) tensor.
+        token_logprobs = torch.stack(
+            [
+                step.float().log_softmax(-1).gather(-1, sampled[:, t : t + 1]).squeeze(-1)
+                for t, step in enumerate(out.scores)
+            ],
+            dim=1,
+        ).cpu()
+        outputs = []
+        for row, prompt in enumerate(prompts):
+            ids = sampled[row].tolist()
+            end = next((i + 1 for i, t in enumerate(ids) if t in self.eos_token_ids), len(ids))
+            ids = ids[:end]
+            outputs.append(
+                AgentOutput(
+                    text=self.tokenizer.decode(ids, skip_special_tokens=True),
+                    token_ids=ids,
+                    logprobs=token_logprobs[row, :end].tolist(),
+                    usage=Usage(prompt_tokens=len(prompt), completion_tokens=len(ids)),
+                )
+            )
+        return outputs
+
+    def _fork_args(self) -> dict[str, Any]:
+        if self.device.type == "cpu":
+            return {"devices": []}
+        return {"devices": [self.device.index or 0], "device_type": self.device.type}
+
+
+def _check(name: str, value: Any, types: type | tuple[type, ...], ok: Any, expected: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, types) or not ok(value):
+        raise ConfigError(f"HFAgent {name} must be {expected}, got {value!r}")

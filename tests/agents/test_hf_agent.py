@@ -1,0 +1,209 @@
+"""HFAgent with a tiny Llama model built on the spot: token fidelity, batching, determinism."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from agentgym.agents import HFAgent  # noqa: E402
+from agentgym.errors import ConfigError  # noqa: E402
+from agentgym.testing import build_tiny_model  # noqa: E402
+from agentgym.types import Message  # noqa: E402
+
+pytestmark = pytest.mark.hf
+
+SYSTEM = Message(role="system", content="You are exploring a maze. Commands: go north, go south.")
+PROMPTS = [
+    [SYSTEM, Message(role="user", content="Find the exit of the maze. Open directions: north.")],
+    [Message(role="user", content="Open directions: east, west.")],
+    [
+        SYSTEM,
+        Message(role="user", content="You go north."),
+        Message(role="assistant", content="go east"),
+        Message(role="user", content="A wall blocks the way east. Open directions: south."),
+    ],
+]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny"))
+
+
+def recomputed_logprobs(agent: HFAgent, messages, token_ids, temperature: float = 1.0) -> torch.Tensor:
+    """Log-probs of `token_ids` after the prompt, from one plain forward pass of the same weights."""
+    prompt = agent.encode(messages)
+    ids = torch.tensor([prompt + token_ids])
+    with torch.no_grad():
+        logits = agent.model(ids).logits[0, len(prompt) - 1 : -1].float() / temperature
+    return logits.log_softmax(-1).gather(-1, torch.tensor(token_ids)[:, None]).squeeze(-1)
+
+
+async def test_output_token_ids_logprobs_and_text(model_dir):
+    agent = HFAgent(model_dir, max_new_tokens=10, seed=0)
+    outs = await asyncio.gather(*[agent.act(p) for p in PROMPTS])
+    for messages, out in zip(PROMPTS, outs, strict=True):
+        assert out.token_ids and len(out.token_ids) == len(out.logprobs) <= 10
+        assert all(lp <= 0 for lp in out.logprobs)
+        assert agent.pad_token_id not in out.token_ids or agent.pad_token_id in agent.eos_token_ids
+        assert out.text == agent.tokenizer.decode(out.token_ids, skip_special_tokens=True)
+        assert out.usage.prompt_tokens == len(agent.encode(messages))
+        assert out.usage.completion_tokens == len(out.token_ids)
+        eos = [i for i, t in enumerate(out.token_ids) if t in agent.eos_token_ids]
+        assert eos in ([], [len(out.token_ids) - 1])  # EOS, if generated, is the last id
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+async def test_logprobs_match_a_forward_pass(model_dir, temperature):
+    """The returned log-probs are those of the distribution sampled from, for every row of a padded batch."""
+    agent = HFAgent(model_dir, max_new_tokens=12, temperature=temperature, seed=1)
+    outs = await asyncio.gather(*[agent.act(p) for p in PROMPTS])
+    assert agent.generate_calls == 1  # the prompts (of different lengths) were left-padded into one batch
+    for messages, out in zip(PROMPTS, outs, strict=True):
+        expected = recomputed_logprobs(agent, messages, out.token_ids, temperature)
+        torch.testing.assert_close(torch.tensor(out.logprobs), expected, atol=1e-4, rtol=0)
+
+
+async def test_eos_ends_the_completion_and_padding_is_dropped(model_dir, monkeypatch):
+    """Row 0 of a batch is forced to emit EOS at its 3rd token; row 1 runs on. Forced tokens have log-prob 0."""
+    from transformers import LogitsProcessorList
+
+    agent = HFAgent(model_dir, max_new_tokens=8, seed=0)
+    eos = agent.tokenizer.eos_token_id
+    real_generate = agent.model.generate
+
+    def force_eos_in_row_0(input_ids, scores):
+        step = input_ids.shape[1] - width[0]
+        if step == 2:
+            scores[0] = float("-inf")
+            scores[0, eos] = 0.0
+        else:
+            scores[:, eos] = float("-inf")  # no EOS anywhere else
+        return scores
+
+    width = []
+
+    def generate(**kwargs):
+        width.append(kwargs["input_ids"].shape[1])
+        return real_generate(**kwargs, logits_processor=LogitsProcessorList([force_eos_in_row_0]))
+
+    monkeypatch.setattr(agent.model, "generate", generate)
+    short, long = await asyncio.gather(agent.act(PROMPTS[0]), agent.act(PROMPTS[1]))
+    assert agent.generate_calls == 1
+    assert len(short.token_ids) == 3 and short.token_ids[-1] == eos
+    assert short.logprobs[-1] == 0.0  # the processed distribution put all mass on EOS
+    assert len(long.token_ids) == 8 and eos not in long.token_ids
+    assert short.text == agent.tokenizer.decode(short.token_ids[:2], skip_special_tokens=True)
+
+
+async def test_concurrent_calls_are_batched(model_dir):
+    agent = HFAgent(model_dir, max_new_tokens=4, batch_size=4, seed=0)
+    outs = await asyncio.gather(*[agent.act(PROMPTS[i % 3]) for i in range(10)])
+    assert len(outs) == 10 and all(o.token_ids for o in outs)
+    assert agent.generate_calls == 3  # 4 + 4 + 2
+
+
+async def test_generation_does_not_block_the_event_loop(model_dir):
+    agent = HFAgent(model_dir, max_new_tokens=64, do_sample=True, seed=0)
+    ticks = 0
+
+    async def ticker():
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    await agent.act(PROMPTS[0])
+    task.cancel()
+    assert ticks > 1
+
+
+async def test_seed_makes_sampling_reproducible_and_leaves_global_rng_alone(model_dir):
+    async def sample(seed):
+        agent = HFAgent(model_dir, max_new_tokens=8, seed=seed)
+        first = await asyncio.gather(*[agent.act(p) for p in PROMPTS])
+        second = await agent.act(PROMPTS[0])
+        return [o.token_ids for o in first] + [second.token_ids]
+
+    state = torch.get_rng_state()
+    a, b, c = await sample(0), await sample(0), await sample(1)
+    assert a == b
+    assert a != c
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+async def test_greedy_is_deterministic_without_seed(model_dir):
+    agent = HFAgent(model_dir, max_new_tokens=6, do_sample=False)
+    a, b = await agent.act(PROMPTS[1]), await agent.act(PROMPTS[1])
+    assert a.token_ids == b.token_ids
+    expected = recomputed_logprobs(agent, PROMPTS[1], a.token_ids)
+    torch.testing.assert_close(torch.tensor(a.logprobs), expected, atol=1e-4, rtol=0)
+    assert expected.tolist() and all(lp <= 0 for lp in a.logprobs)
+
+
+async def test_model_object_with_tokenizer_and_close(model_dir):
+    base = HFAgent(model_dir, max_new_tokens=3, seed=0)
+    shared = HFAgent(base.model, tokenizer=base.tokenizer, max_new_tokens=3, seed=0)
+    assert (await shared.act(PROMPTS[1])).token_ids == (await base.act(PROMPTS[1])).token_ids
+    await shared.aclose()
+    await shared.aclose()
+    with pytest.raises(Exception, match="closed"):
+        await shared.act(PROMPTS[1])
+
+
+def test_bad_arguments(model_dir):
+    with pytest.raises(ConfigError, match="temperature"):
+        HFAgent(model_dir, temperature=0)
+    with pytest.raises(ConfigError, match="top_p"):
+        HFAgent(model_dir, top_p=1.5)
+    with pytest.raises(ConfigError, match="batch_size"):
+        HFAgent(model_dir, batch_size=0)
+    with pytest.raises(ConfigError, match="cannot load"):
+        HFAgent(model_dir / "missing")
+    agent = HFAgent(model_dir)
+    agent.tokenizer.chat_template = None
+    with pytest.raises(ConfigError, match="chat_template"):
+        HFAgent(agent.model, tokenizer=agent.tokenizer)
+
+
+def test_tiny_model_round_trips_and_covers_maze_words(model_dir, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    assert model.config.model_type == "llama" and model.config.tie_word_embeddings
+    assert sum(p.numel() for p in model.parameters()) < 200_000
+    assert model.generation_config.do_sample is True
+    text = "Find the exit of the maze. The maze is 4 by 4 rooms.\nOpen directions: north, east."
+    ids = tokenizer(text)["input_ids"]
+    assert tokenizer.unk_token_id not in ids
+    assert (
+        tokenizer.decode(ids)
+        == "Find the exit of the maze . The maze is 4 by 4 rooms . Open directions : north , east ."
+    )
+    chat = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "go north"}], add_generation_prompt=True
+    )
+    assert tokenizer.convert_ids_to_tokens(chat["input_ids"]) == [
+        "<|user|>",
+        "go",
+        "north",
+        "<|end|>",
+        "<|assistant|>",
+    ]
+    # Deterministic given the seed; extra corpus text extends the vocabulary.
+    again = build_tiny_model(tmp_path / "again", corpus="xyzzy plugh")
+    model2 = AutoModelForCausalLM.from_pretrained(again)
+    tokenizer2 = AutoTokenizer.from_pretrained(again)
+    assert tokenizer2.unk_token_id not in tokenizer2("xyzzy plugh")["input_ids"]
+    rebuilt = AutoModelForCausalLM.from_pretrained(build_tiny_model(tmp_path / "same"))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(model.state_dict().values(), rebuilt.state_dict().values(), strict=True)
+    )
+    assert model2.config.vocab_size == model.config.vocab_size + 2
