@@ -24,6 +24,13 @@ from agentgym.types import Task
 
 StepResult = tuple[str, float, bool, bool, dict[str, Any]]
 
+def _describe_calls(action: Action) -> str | None:
+    """A one-line rendering of tool calls, for `info["action"]` and trajectories."""
+    if not action.tool_calls:
+        return None
+    return "; ".join(f"{c.function.name}({c.function.arguments})" for c in action.tool_calls)
+
+
 #: Keys every environment's `info` carries (None or empty where they mean nothing for that environment).
 INFO_KEYS = (
     "task",
@@ -34,6 +41,7 @@ INFO_KEYS = (
     "expert_action",
     "action_valid",
     "parse_error",
+    "action",
     "reward_components",
     "success",
 )
@@ -101,9 +109,10 @@ class Env(gymnasium.Env[str, str]):
         except AgentGymError as exc:  # ActionParseError, or a parser's own validation error
             message = str(exc)
             observation = f"Your reply could not be read as an action: {message}.\n{self.action_parser.format_hint}"
-            info = {"parse_error": message, "action_valid": False, "reward_components": {}}
+            info = {"parse_error": message, "action": None, "action_valid": False, "reward_components": {}}
             return observation, 0.0, False, False, self._complete_info(info, last_step=False)
         observation, reward, terminated, truncated, info = self._act(parsed)
+        info.setdefault("action", parsed.command if parsed.command is not None else _describe_calls(parsed))
         self.last_observation = observation
         return observation, float(reward), terminated, truncated, self._complete_info(info, terminated or truncated)
 
