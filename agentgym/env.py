@@ -97,7 +97,7 @@ class Env(gymnasium.Env[str, str]):
         observation, info = self._start(self.task, seed)
         self.last_observation = observation
         info.setdefault("system_prompt", self.full_system_prompt())
-        return observation, self._complete_info(info, last_step=False)
+        return observation, self._complete_info(info)
 
     def step(self, action: str) -> StepResult:
         if self.task is None:
@@ -110,11 +110,11 @@ class Env(gymnasium.Env[str, str]):
             message = str(exc)
             observation = f"Your reply could not be read as an action: {message}.\n{self.action_parser.format_hint}"
             info = {"parse_error": message, "action": None, "action_valid": False, "reward_components": {}}
-            return observation, 0.0, False, False, self._complete_info(info, last_step=False)
+            return observation, 0.0, False, False, self._complete_info(info)
         observation, reward, terminated, truncated, info = self._act(parsed)
         info.setdefault("action", parsed.command if parsed.command is not None else _describe_calls(parsed))
         self.last_observation = observation
-        return observation, float(reward), terminated, truncated, self._complete_info(info, terminated or truncated)
+        return observation, float(reward), terminated, truncated, self._complete_info(info)
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":
@@ -144,7 +144,7 @@ class Env(gymnasium.Env[str, str]):
         parts = [self.system_prompt.strip(), self.action_parser.format_hint.strip()]
         return "\n\n".join(part for part in parts if part)
 
-    def _complete_info(self, info: dict[str, Any], last_step: bool) -> dict[str, Any]:
+    def _complete_info(self, info: dict[str, Any]) -> dict[str, Any]:
         info.setdefault("task", self.task)
         info.setdefault("instruction", self.task.instruction if self.task else "")
         info.setdefault("admissible_actions", None)
@@ -153,6 +153,6 @@ class Env(gymnasium.Env[str, str]):
         info.setdefault("action_valid", True)
         info.setdefault("parse_error", None)
         info.setdefault("reward_components", {})
-        if last_step:
-            info.setdefault("success", False)
+        # Always present: a TimeLimit wrapper truncates from outside, where the env cannot mark a last step.
+        info.setdefault("success", False)
         return info
