@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from agentgym.errors import AgentGymError, ConfigError
 
 AGENTS = ("openai", "hf", "expert", "random")
+DEFAULT_WORKERS = max(1, min(os.cpu_count() or 1, 8))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task-id", action="append", default=None, help="run these tasks (repeatable)")
     p.add_argument("--samples", type=int, default=1, help="rollouts per task")
     p.add_argument("-c", "--concurrency", type=int, default=8, help="episodes in flight")
-    p.add_argument("--workers", type=int, default=1, help="environment worker processes (0: threads)")
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                   help=f"environment worker processes (0: threads; default {DEFAULT_WORKERS}, one per core)")
     p.add_argument("--split", default="test")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-turns", type=int, default=None, help="default: the environment's step limit")

@@ -51,7 +51,7 @@ from agentgym.rollout.config import DEFAULT_MAX_TURNS, RolloutConfig
 from agentgym.rollout.history import ChatHistory, HistoryPolicy
 from agentgym.rollout.store import TrajectoryWriter, finished_episodes
 from agentgym.rollout.summary import Summary, summarize
-from agentgym.rollout.workers import BackendError, EnvBackend, make_backend
+from agentgym.rollout.workers import TIMING_KEY, BackendError, EnvBackend, make_backend
 from agentgym.types import Message, Trajectory, Turn
 
 logger = logging.getLogger(__name__)
@@ -204,6 +204,7 @@ class _AttemptState:
     turns: list[Turn] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     reset_seconds: float = 0.0
+    queue_seconds: float = 0.0  # env calls waiting behind other episodes in the same worker
 
 
 class _EpisodeRunner:
@@ -251,7 +252,9 @@ class _EpisodeRunner:
         options = {"task_id": episode.task_id, "split": self.config.split}
         started = perf_counter()
         observation, info = await self.backend.reset(handle, episode.seed, options)
-        state.reset_seconds = perf_counter() - started
+        waited = perf_counter() - started
+        state.reset_seconds = info.pop(TIMING_KEY, waited)
+        state.queue_seconds += max(0.0, waited - state.reset_seconds)
         system_prompt = info.get("system_prompt")
         if system_prompt:
             state.opening.append(Message(role="system", content=system_prompt))
@@ -270,7 +273,9 @@ class _EpisodeRunner:
             state.stage = "environment"
             started = perf_counter()
             observation, reward, terminated, truncated, info = await self.backend.step(handle, action)
-            env_seconds = perf_counter() - started
+            waited = perf_counter() - started
+            env_seconds = info.pop(TIMING_KEY, waited)
+            state.queue_seconds += max(0.0, waited - env_seconds)
             self.turns_played += 1
             state.info = info
             tools = info.get("tools") or tools  # environments may announce tools at reset only
@@ -318,6 +323,7 @@ class _EpisodeRunner:
             "env_seconds": sum(t.env_seconds for t in turns),
             "agent_seconds": sum(t.agent_seconds for t in turns),
             "reset_seconds": state.reset_seconds,
+            "env_queue_seconds": state.queue_seconds,
             "prompt_tokens": float(sum(t.usage.prompt_tokens for t in turns if t.usage)),
             "completion_tokens": float(sum(t.usage.completion_tokens for t in turns if t.usage)),
             "attempts": float(state.number),

@@ -39,6 +39,7 @@ import traceback
 import weakref
 from concurrent.futures import Future as ThreadFuture
 from concurrent.futures import ThreadPoolExecutor
+from time import perf_counter
 from typing import Any
 
 import gymnasium
@@ -49,6 +50,9 @@ from agentgym.registration import EnvCard, card, make, register
 
 logger = logging.getLogger(__name__)
 
+#: The host times each env call where it runs and adds the seconds to `info` under this key, so that a
+#: turn's env time is the environment's own, not time spent queued behind other episodes in a worker.
+TIMING_KEY = "env_call_seconds"
 _HEADER = struct.Struct("!Q")  # frame = 8-byte big-endian length + pickle
 _PICKLE = pickle.HIGHEST_PROTOCOL
 
@@ -132,11 +136,13 @@ class EnvHost:
             env = self._take()
             with self._lock:
                 self._active[episode] = env
+        started = perf_counter()
         try:
             observation, info = env.reset(seed=seed, options=options)
         except BaseException:
             self.release(episode, discard=True)
             raise
+        info[TIMING_KEY] = perf_counter() - started
         return str(observation), info
 
     def step(self, episode: int, action: str) -> StepResult:
@@ -144,11 +150,13 @@ class EnvHost:
             env = self._active.get(episode)
         if env is None:
             raise EnvironmentCrashedError(f"episode {episode} has no environment (step before reset?)")
+        started = perf_counter()
         try:
             observation, reward, terminated, truncated, info = env.step(action)
         except BaseException:
             self.release(episode, discard=True)
             raise
+        info[TIMING_KEY] = perf_counter() - started
         return str(observation), float(reward), bool(terminated), bool(truncated), info
 
     def release(self, episode: int, discard: bool = False) -> None:
