@@ -59,26 +59,32 @@ def register(
     extra: str | None = None,
 ) -> EnvCard:
     """Register an environment id (``namespace/Name-vN``) in Gymnasium's registry and in agentgym's list."""
-    card = EnvCard(
-        id=id,
-        entry_point=entry_point,
-        description=description,
-        action_format=action_format,
-        example_action=example_action,
-        max_episode_steps=max_episode_steps,
-        kwargs=dict(kwargs or {}),
-        extra=extra,
+    return register_card(
+        EnvCard(
+            id=id,
+            entry_point=entry_point,
+            description=description,
+            action_format=action_format,
+            example_action=example_action,
+            max_episode_steps=max_episode_steps,
+            kwargs=dict(kwargs or {}),
+            extra=extra,
+        )
     )
-    if id in gymnasium.registry:
-        del gymnasium.registry[id]  # re-registration replaces, as in a notebook re-run
+
+
+def register_card(env_card: EnvCard) -> EnvCard:
+    """Register a card as it is: how a worker process learns an id its parent registered at run time."""
+    if env_card.id in gymnasium.registry:
+        del gymnasium.registry[env_card.id]  # re-registration replaces, as in a notebook re-run
     gymnasium.register(
-        id=id,
-        entry_point=entry_point,
-        max_episode_steps=max_episode_steps,
-        kwargs=dict(card.kwargs),
+        id=env_card.id,
+        entry_point=env_card.entry_point,
+        max_episode_steps=env_card.max_episode_steps,
+        kwargs=dict(env_card.kwargs),
     )
-    _CARDS[id] = card
-    return card
+    _CARDS[env_card.id] = env_card
+    return env_card
 
 
 def load_entry_points() -> None:

@@ -46,7 +46,7 @@ import gymnasium
 
 from agentgym.env import StepResult
 from agentgym.errors import ConfigError, EnvironmentCrashedError, UnknownEnvironmentError, UnknownTaskError
-from agentgym.registration import EnvCard, card, make, register
+from agentgym.registration import EnvCard, card, make, register_card
 
 logger = logging.getLogger(__name__)
 
@@ -78,17 +78,7 @@ class EnvFactory:
         try:
             card(self.env_id)
         except UnknownEnvironmentError:
-            c = self.card
-            register(
-                c.id,
-                c.entry_point,
-                description=c.description,
-                action_format=c.action_format,
-                example_action=c.example_action,
-                max_episode_steps=c.max_episode_steps,
-                kwargs=c.kwargs,
-                extra=c.extra,
-            )
+            register_card(self.card)
         return make(self.env_id, **self.env_kwargs)
 
     def __repr__(self) -> str:
