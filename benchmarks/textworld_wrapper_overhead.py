@@ -45,25 +45,33 @@ def action_sequence(walkthrough: Sequence[str]) -> list[str]:
     return actions
 
 
+def timed_episodes(
+    episodes: int, actions: list[str], reset: Callable[[], object], step: Callable[[str], bool]
+) -> tuple[float, float, int]:
+    """Play `actions` from a reset, `episodes` times; `step` returns whether the game ended."""
+    step_s = reset_s = 0.0
+    for _ in range(episodes):
+        t0 = time.perf_counter()
+        reset()
+        t1 = time.perf_counter()
+        done = False
+        for action in actions:
+            done = step(action)
+        t2 = time.perf_counter()
+        assert done, "the action sequence should win the game"
+        reset_s += t1 - t0
+        step_s += t2 - t1
+    return step_s, reset_s, episodes * len(actions)
+
+
 def run_ours(task_id: str, actions: list[str]) -> tuple[Runner, Callable[[], None]]:
     env = agentgym.make("agentgym/TextWorld-v0")
     options = {"task_id": task_id}
 
     def run(episodes: int) -> tuple[float, float, int]:
-        step_s = reset_s = 0.0
-        steps = 0
-        for _ in range(episodes):
-            t0 = time.perf_counter()
-            env.reset(seed=0, options=options)
-            t1 = time.perf_counter()
-            for action in actions:
-                _, _, terminated, _, _ = env.step(action)
-            t2 = time.perf_counter()
-            assert terminated, "the action sequence should win the game"
-            reset_s += t1 - t0
-            step_s += t2 - t1
-            steps += len(actions)
-        return step_s, reset_s, steps
+        return timed_episodes(
+            episodes, actions, lambda: env.reset(seed=0, options=options), lambda a: env.step(a)[2]
+        )
 
     return run, env.close
 
@@ -74,20 +82,7 @@ def run_textworld_gym(game_file: str, actions: list[str], infos: Any) -> tuple[R
     env = textworld.gym.make(textworld.gym.register_game(game_file, request_infos=infos))
 
     def run(episodes: int) -> tuple[float, float, int]:
-        step_s = reset_s = 0.0
-        steps = 0
-        for _ in range(episodes):
-            t0 = time.perf_counter()
-            env.reset()
-            t1 = time.perf_counter()
-            for action in actions:
-                _, _, done, _ = env.step(action)
-            t2 = time.perf_counter()
-            assert done
-            reset_s += t1 - t0
-            step_s += t2 - t1
-            steps += len(actions)
-        return step_s, reset_s, steps
+        return timed_episodes(episodes, actions, env.reset, lambda a: env.step(a)[2])
 
     return run, env.close
 
@@ -97,22 +92,12 @@ def run_textworld_start(game_file: str, actions: list[str], infos: Any) -> tuple
 
     env = textworld.start(game_file, infos)
 
+    def reset() -> None:
+        env.seed(0)
+        env.reset()
+
     def run(episodes: int) -> tuple[float, float, int]:
-        step_s = reset_s = 0.0
-        steps = 0
-        for _ in range(episodes):
-            t0 = time.perf_counter()
-            env.seed(0)
-            env.reset()
-            t1 = time.perf_counter()
-            for action in actions:
-                _, _, done = env.step(action)
-            t2 = time.perf_counter()
-            assert done
-            reset_s += t1 - t0
-            step_s += t2 - t1
-            steps += len(actions)
-        return step_s, reset_s, steps
+        return timed_episodes(episodes, actions, reset, lambda a: env.step(a)[2])
 
     return run, env.close
 
