@@ -1,11 +1,11 @@
 """The `agentgym` command: list, info, play and eval.
 
-    agentgym list
-    agentgym info agentgym/TextWorld-v0
-    agentgym play agentgym/Maze-v0
-    agentgym eval agentgym/TextWorld-v0 --agent openai --model M --base-url URL -n 100 -c 32 --out runs/x
-    agentgym sft runs/x/trajectories.jsonl --model M --out runs/sft
-    agentgym train CONFIG.yaml [--resume]
+agentgym list
+agentgym info agentgym/TextWorld-v0
+agentgym play agentgym/Maze-v0
+agentgym eval agentgym/TextWorld-v0 --agent openai --model M --base-url URL -n 100 -c 32 --out runs/x
+agentgym sft runs/x/trajectories.jsonl --model M --out runs/sft
+agentgym train CONFIG.yaml [--resume]
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="agentgym", description="Environments, evaluation and training for LLM agents.")
+    parser = argparse.ArgumentParser(
+        prog="agentgym", description="Environments, evaluation and training for LLM agents."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("list", help="list registered environments")
@@ -52,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--task-id", default=None)
     p.add_argument("--split", default=None)
-    p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="environment kwarg (JSON value)")
+    p.add_argument(
+        "--env-arg", action="append", default=[], metavar="KEY=VALUE", help="environment kwarg (JSON value)"
+    )
     p.set_defaults(func=cmd_play)
 
     p = sub.add_parser("eval", help="evaluate an agent on an environment")
@@ -63,28 +67,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--api-key", default=None, help="default $OPENAI_API_KEY")
     p.add_argument("--temperature", type=float, default=None)
     p.add_argument("--max-tokens", type=int, default=None)
-    p.add_argument("-n", "--num-tasks", type=int, default=None, help="tasks to run (default: the whole split)")
+    p.add_argument(
+        "-n", "--num-tasks", type=int, default=None, help="tasks to run (default: the whole split)"
+    )
     p.add_argument("--task-id", action="append", default=None, help="run these tasks (repeatable)")
     p.add_argument("--samples", type=int, default=1, help="rollouts per task")
     p.add_argument("-c", "--concurrency", type=int, default=8, help="episodes in flight")
-    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
-                   help=f"environment worker processes (0: threads; default {DEFAULT_WORKERS}, one per core)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help=f"environment worker processes (0: threads; default {DEFAULT_WORKERS}, one per core)",
+    )
     p.add_argument("--split", default="test")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-turns", type=int, default=None, help="default: the environment's step limit")
     p.add_argument("--history", default="full", help="'full' or 'last:K' turns kept in the prompt")
-    p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="environment kwarg (JSON value)")
+    p.add_argument(
+        "--env-arg", action="append", default=[], metavar="KEY=VALUE", help="environment kwarg (JSON value)"
+    )
     p.add_argument("--out", default=None, help="run folder: trajectories.jsonl, summary.json, run.json")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out without repeating episodes")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --out without repeating episodes"
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("train", help="train a policy with a multi-turn RL trainer from a YAML config")
-    p.add_argument("config", help="YAML: algorithm, model, output_dir, env_id and the trainer's Config fields")
+    p.add_argument(
+        "config", help="YAML: algorithm, model, output_dir, env_id and the trainer's Config fields"
+    )
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in output_dir")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("sft", help="fine-tune a model on the assistant turns of trajectories (TRL SFTTrainer)")
+    p = sub.add_parser(
+        "sft", help="fine-tune a model on the assistant turns of trajectories (TRL SFTTrainer)"
+    )
     p.add_argument("trajectories", help="a trajectories.jsonl, e.g. from `agentgym eval --agent expert`")
     p.add_argument("--model", required=True, help="model path or id to start from")
     p.add_argument("--out", required=True, help="folder for the fine-tuned model")
@@ -106,8 +124,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_sft(args: argparse.Namespace) -> int:
     from agentgym.trainers.run import sft
 
-    out = sft(args.trajectories, args.model, args.out, epochs=args.epochs, learning_rate=args.lr,
-              batch_size=args.batch_size, only_success=not args.all)
+    out = sft(
+        args.trajectories,
+        args.model,
+        args.out,
+        epochs=args.epochs,
+        learning_rate=args.lr,
+        batch_size=args.batch_size,
+        only_success=not args.all,
+    )
     print(f"Model saved to {out}")
     return 0
 
@@ -201,7 +226,9 @@ def cmd_play(args: argparse.Namespace) -> int:
             if reward:
                 print(f"(reward {reward:+g})")
             if terminated or truncated:
-                outcome = "success" if info.get("success") else ("time limit" if truncated else "episode over")
+                outcome = (
+                    "success" if info.get("success") else ("time limit" if truncated else "episode over")
+                )
                 print(f"\n{outcome}: total reward {total:g} in {turns} turns")
                 break
     finally:
@@ -272,7 +299,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         result = asyncio.run(run())
     except KeyboardInterrupt:
         where = f" in {config.output}" if config.output else ""
-        print(f"\nInterrupted. Finished episodes are saved{where}; rerun with --resume to continue.", file=sys.stderr)
+        print(
+            f"\nInterrupted. Finished episodes are saved{where}; rerun with --resume to continue.",
+            file=sys.stderr,
+        )
         return 130
     summary = result.summary
     print(summary.table())
@@ -296,7 +326,9 @@ def prepare_run_folder(out: Path, args: argparse.Namespace, resume: bool) -> Non
     run_file = out / "run.json"
     if run_file.exists():
         if not resume:
-            raise ConfigError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
+            raise ConfigError(
+                f"{out} already holds a run; pass --resume to continue it, or choose another --out"
+            )
         previous = json.loads(run_file.read_text())
         changed = {k: (previous.get(k), v) for k, v in record.items() if previous.get(k) != v}
         if changed:

@@ -24,6 +24,7 @@ from agentgym.types import Task
 
 StepResult = tuple[str, float, bool, bool, dict[str, Any]]
 
+
 def _describe_calls(action: Action) -> str | None:
     """A one-line rendering of tool calls, for `info["action"]` and trajectories."""
     if not action.tool_calls:
@@ -108,7 +109,9 @@ class Env(gymnasium.Env[str, str]):
             parsed = self.action_parser.parse(action)
         except AgentGymError as exc:  # ActionParseError, or a parser's own validation error
             message = str(exc)
-            observation = f"Your reply could not be read as an action: {message}.\n{self.action_parser.format_hint}"
+            observation = (
+                f"Your reply could not be read as an action: {message}.\n{self.action_parser.format_hint}"
+            )
             info = {"parse_error": message, "action": None, "action_valid": False, "reward_components": {}}
             return observation, 0.0, False, False, self._complete_info(info)
         observation, reward, terminated, truncated, info = self._act(parsed)
@@ -129,10 +132,14 @@ class Env(gymnasium.Env[str, str]):
         options = dict(options or {})
         unknown = set(options) - {"task_id", "split"}
         if unknown:
-            raise AgentGymError(f"unknown reset option(s) {sorted(unknown)}; expected 'task_id' and/or 'split'")
+            raise AgentGymError(
+                f"unknown reset option(s) {sorted(unknown)}; expected 'task_id' and/or 'split'"
+            )
         split = options.get("split", self.default_split)
         if split not in self.splits():
-            raise UnknownTaskError(f"split {split!r} does not exist; this environment has {list(self.splits())}")
+            raise UnknownTaskError(
+                f"split {split!r} does not exist; this environment has {list(self.splits())}"
+            )
         tasks = self.task_set(split)
         if options.get("task_id") is not None:
             return tasks.get(str(options["task_id"]))

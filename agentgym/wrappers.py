@@ -36,7 +36,9 @@ class HistoryWindow(gymnasium.Wrapper):
             return observation, reward, terminated, truncated, info
         self._history.append((action, self._previous))
         self._previous = observation
-        lines = [f"[{n}] {obs.strip()}\n> {act.strip()}" for n, (act, obs) in enumerate(self._history, start=1)]
+        lines = [
+            f"[{n}] {obs.strip()}\n> {act.strip()}" for n, (act, obs) in enumerate(self._history, start=1)
+        ]
         shown = "Recent history:\n" + "\n".join(lines) + "\n\nNow:\n" + observation
         return shown, reward, terminated, truncated, info
 

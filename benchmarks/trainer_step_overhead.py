@@ -1,9 +1,10 @@
 """Multi-turn trainer overhead: seconds per optimizer step of MultiTurnGRPOTrainer vs TRL's GRPOTrainer.
 
-Same tiny model, same batch (per_device_train_batch_size × num_generations), same token budget: the plain
-trainer generates single-turn completions of up to `--tokens` tokens; the multi-turn trainer plays Maze
-episodes whose completion (replies and observations) is capped at `--tokens`, with `--turns` turns of
-replies of `--tokens // (2 · turns)` tokens. Per-step time is the median over the steps after
+Same tiny model, same batch (per_device_train_batch_size × num_generations), same sampling budget: the
+plain trainer generates single-turn completions of up to `--tokens` tokens; the multi-turn trainer plays
+Maze episodes of up to `--turns` turns with replies of up to `--tokens // turns` tokens, so at most
+`--tokens` sampled tokens per episode too; the observations between replies are extra tokens it trains on
+(masked out of the loss), which is what multi-turn costs. Per-step time is the median over the steps after
 `--warmup`, measured in one process, one after the other. The target is a ratio of at most 1.3.
 
     python benchmarks/trainer_step_overhead.py [--steps 12] [--warmup 2] [--tokens 64] [--turns 4]
@@ -94,8 +95,8 @@ def main() -> None:
             args=MultiTurnGRPOConfig(
                 env_id="agentgym/Maze-v0",
                 max_turns=args.turns,
-                max_episode_tokens=args.tokens,
-                max_completion_length=max(1, args.tokens // (2 * args.turns)),
+                max_episode_tokens=args.tokens * 8,  # room for the observations between replies
+                max_completion_length=max(1, args.tokens // args.turns),
                 **common(os.path.join(tmp, "multi"), args.steps),
             ),
         )

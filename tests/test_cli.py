@@ -51,7 +51,9 @@ def test_play_an_episode_from_the_terminal():
     while info["expert_action"]:
         moves.append(info["expert_action"])
         *_, info = env.step(moves[-1])
-    out = run_cli("play", "agentgym/Maze-v0", "--seed", "3", stdin="/actions\nAction: look\n" + "\n".join(moves) + "\n")
+    out = run_cli(
+        "play", "agentgym/Maze-v0", "--seed", "3", stdin="/actions\nAction: look\n" + "\n".join(moves) + "\n"
+    )
     assert out.returncode == 0, out.stderr
     assert "go east, look" in out.stdout  # /actions lists the admissible commands
     assert "success: total reward 1" in out.stdout
@@ -59,8 +61,21 @@ def test_play_an_episode_from_the_terminal():
 
 def test_eval_expert_streams_trajectories_and_prints_a_summary(tmp_path):
     out_dir = tmp_path / "run"
-    out = run_cli("eval", "agentgym/Maze-v0", "--agent", "expert", "-n", "12", "--samples", "2",
-                   "-c", "4", "--out", str(out_dir), "--no-progress")
+    out = run_cli(
+        "eval",
+        "agentgym/Maze-v0",
+        "--agent",
+        "expert",
+        "-n",
+        "12",
+        "--samples",
+        "2",
+        "-c",
+        "4",
+        "--out",
+        str(out_dir),
+        "--no-progress",
+    )
     assert out.returncode == 0, out.stderr
     trajectories = list(read_jsonl(out_dir / "trajectories.jsonl"))
     assert len(trajectories) == 24
@@ -71,8 +86,20 @@ def test_eval_expert_streams_trajectories_and_prints_a_summary(tmp_path):
     assert "success" in out.stdout.lower()
 
     # a finished run resumed runs nothing again; a new run into the same folder is refused
-    again = run_cli("eval", "agentgym/Maze-v0", "--agent", "expert", "-n", "12", "--samples", "2",
-                     "--out", str(out_dir), "--resume", "--no-progress")
+    again = run_cli(
+        "eval",
+        "agentgym/Maze-v0",
+        "--agent",
+        "expert",
+        "-n",
+        "12",
+        "--samples",
+        "2",
+        "--out",
+        str(out_dir),
+        "--resume",
+        "--no-progress",
+    )
     assert again.returncode == 0, again.stderr
     assert len(list(read_jsonl(out_dir / "trajectories.jsonl"))) == 24
     refused = run_cli("eval", "agentgym/Maze-v0", "--agent", "expert", "--out", str(out_dir))
@@ -90,8 +117,23 @@ def test_eval_random_agent_fails_sometimes():
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT semantics")
 def test_ctrl_c_keeps_valid_jsonl_and_resume_completes(tmp_path):
     out_dir = tmp_path / "run"
-    args = ["eval", "agentgym/Maze-v0", "--agent", "random", "-n", "200", "--samples", "3", "-c", "2",
-            "--out", str(out_dir), "--no-progress", "--workers", "0"]
+    args = [
+        "eval",
+        "agentgym/Maze-v0",
+        "--agent",
+        "random",
+        "-n",
+        "200",
+        "--samples",
+        "3",
+        "-c",
+        "2",
+        "--out",
+        str(out_dir),
+        "--no-progress",
+        "--workers",
+        "0",
+    ]
     proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     path = out_dir / "trajectories.jsonl"
     deadline = time.time() + 60

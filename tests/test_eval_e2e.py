@@ -41,10 +41,31 @@ def closed_port() -> int:
 def test_cli_eval_with_an_openai_endpoint_wins_every_episode(expert_server, tmp_path):
     out = tmp_path / "run"
     result = subprocess.run(
-        [sys.executable, "-m", "agentgym.cli", "eval", ENV, "--agent", "openai", "--model", "agentgym-test",
-         "--base-url", expert_server.base_url, "--api-key", "EMPTY", "-n", str(NUM_TASKS), "-c", "3",
-         "--out", str(out), "--no-progress"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "agentgym.cli",
+            "eval",
+            ENV,
+            "--agent",
+            "openai",
+            "--model",
+            "agentgym-test",
+            "--base-url",
+            expert_server.base_url,
+            "--api-key",
+            "EMPTY",
+            "-n",
+            str(NUM_TASKS),
+            "-c",
+            "3",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     trajectories = list(read_jsonl(out / "trajectories.jsonl"))
@@ -59,10 +80,16 @@ def test_cli_eval_with_an_openai_endpoint_wins_every_episode(expert_server, tmp_
 
 async def test_endpoint_down_is_recorded_then_resume_completes(expert_server, tmp_path):
     output = tmp_path / "trajectories.jsonl"
-    config = RolloutConfig(ENV, num_tasks=NUM_TASKS, concurrency=3, workers=0, max_retries=1,
-                           output=output, progress=False)
-    down = OpenAIAgent("agentgym-test", base_url=f"http://127.0.0.1:{closed_port()}/v1",
-                       max_retries=1, initial_backoff=0.01, max_backoff=0.02)
+    config = RolloutConfig(
+        ENV, num_tasks=NUM_TASKS, concurrency=3, workers=0, max_retries=1, output=output, progress=False
+    )
+    down = OpenAIAgent(
+        "agentgym-test",
+        base_url=f"http://127.0.0.1:{closed_port()}/v1",
+        max_retries=1,
+        initial_backoff=0.01,
+        max_backoff=0.02,
+    )
     async with down:
         result = await run_rollouts(down, config)
     assert [t.status for t in result.trajectories] == ["error"] * NUM_TASKS

@@ -183,6 +183,16 @@ class MultiTurnGRPOTrainer(GRPOTrainer):
             )
         return args
 
+    def train(self, *args: Any, **kwargs: Any):
+        """TRL's `train`; afterwards the rollout's warm environments and loop thread are released (a later
+        evaluation or training call starts them again)."""
+        try:
+            return super().train(*args, **kwargs)
+        finally:
+            close = getattr(self.rollout, "close", None)
+            if close is not None:
+                close()
+
     # ----- rewards and advantages ---------------------------------------------------------------------
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         self._rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)

@@ -20,6 +20,11 @@ the environment reads is decoded from the ids, never the other way. So the log-p
 trainer's forward pass over `prompt_ids + completion_ids` equal the sampling log-probabilities (with
 `history="full"`).
 
+Warm across steps: the rollouts of one `EpisodeRollout` run on one event loop in a thread of its own
+(`RolloutLoop`), with one environment backend started once, so environments, worker processes and the
+generate thread are built on the first step and reused by the next ones; `close()` (called when training
+ends) releases them, and a later call starts them again.
+
 Failures: an episode the engine records as an error (its environment crashed on every retry) gives a
 placeholder row (one masked token) with `rollout_error` set; the trainer drops that episode's whole group
 from the step (zero advantages and loss mask), since a group missing an episode has a biased baseline.
@@ -29,7 +34,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
+import queue
+import threading
+import time
+import weakref
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -37,6 +47,7 @@ from typing import Any
 from agentgym.agents.base import Agent, AgentOutput
 from agentgym.errors import AgentGymError, ConfigError
 from agentgym.rollout import Episode, HistoryPolicy, RolloutConfig, run_rollouts
+from agentgym.rollout.workers import EnvBackend, make_backend
 from agentgym.types import Message, Trajectory
 
 logger = logging.getLogger(__name__)
@@ -274,13 +285,16 @@ def episode_row(
     )
 
 
-def policy_generator(trainer: Any, batch_size: int):
+def policy_generator(trainer: Any, batch_size: int, executor: concurrent.futures.Executor | None = None):
     """What samples the replies: the policy being trained, in this process, through transformers (`HFAgent`
     around `trainer.accelerator.unwrap_model(trainer.model)` and the trainer's tokenizer), with TRL's
     sampling settings (temperature, top_p, top_k; `max_completion_length` tokens per reply).
 
+    `executor` runs the blocking `generate` calls: the rollout passes one that runs them on the trainer's
+    own thread (see `RolloutLoop`).
+
     This is the seam for another backend (vLLM): pass `EpisodeRollout(generator=...)` a function of
-    `(trainer, batch_size)` returning an object with `tokenizer`, `eos_token_ids`, `encode(messages, tools)`
+    `(trainer, batch_size, executor)` returning an object with `tokenizer`, `eos_token_ids`, `encode(messages, tools)`
     and `async complete(prompt_ids) -> AgentOutput` whose `token_ids`/`logprobs` are the exact sampled ids
     and their log-probabilities.
     """
@@ -297,6 +311,8 @@ def policy_generator(trainer: Any, batch_size: int):
         do_sample=True,
         batch_size=batch_size,
         device=str(trainer.accelerator.device),
+        executor=executor,
+        batch_wait=0.05,  # episodes of a step advance in lockstep: a batch usually fills at once
     )
 
 
@@ -312,6 +328,40 @@ class EpisodeRollout:
     def __init__(self, generator=policy_generator):
         self.generator = generator
         self.last_trajectories: list[Trajectory] = []  # of the latest call, for inspection and tests
+        self._loop: RolloutLoop | None = None
+        self._backend: EnvBackend | None = None
+        self._backend_key: tuple | None = None
+
+    def close(self) -> None:
+        """Close the environments and stop the loop thread (idempotent; a later call starts them again)."""
+        loop, self._loop = self._loop, None
+        backend, self._backend, self._backend_key = self._backend, None, None
+        if loop is not None:
+            try:
+                if backend is not None:
+                    loop.run(backend.aclose())
+            finally:
+                loop.stop()
+
+    def _warm_backend(self, args: Any, threads: int) -> EnvBackend:
+        """The started backend for `args`' environment, kept across calls; rebuilt when the environment,
+        its options or the worker count change, or when a batch needs more threads than it has."""
+        env_kwargs = dict(args.env_kwargs or {})
+        if args.max_turns is not None:  # the environment's own time limit must not cut the run shorter
+            env_kwargs.setdefault("max_episode_steps", args.max_turns)
+        key = (args.env_id, repr(sorted(env_kwargs.items())), args.env_workers)
+        backend = self._backend
+        if backend is not None and (
+            key != self._backend_key or threads > getattr(backend, "threads", threads)
+        ):
+            self._backend = None
+            self._loop.run(backend.aclose())
+            backend = None
+        if backend is None:
+            backend = make_backend(args.env_id, env_kwargs, workers=args.env_workers, threads=threads)
+            self._loop.run(backend.start())
+            self._backend, self._backend_key = backend, key
+        return backend
 
     def __call__(self, prompts: list, trainer: Any) -> dict[str, list]:
         from trl.models import unwrap_model_for_generation
@@ -342,9 +392,12 @@ class EpisodeRollout:
             model = trainer.accelerator.unwrap_model(trainer.model)
             was_training = model.training  # HFAgent switches the model to eval mode; TRL reads the mode after
             try:
-                generator = self.generator(trainer, len(prompts))
+                if self._loop is None:
+                    self._loop = RolloutLoop()
+                generator = self.generator(trainer, len(prompts), self._loop.executor)
                 agent = PolicyAgent(generator, args.history, args.max_episode_tokens)
-                result = _run_sync(run_rollouts(agent, config))
+                backend = self._warm_backend(args, len(prompts))
+                result = self._loop.run(run_rollouts(agent, config, backend=backend))
             finally:
                 model.train(was_training)
 
@@ -400,12 +453,93 @@ def _check_step_reward_key(key: str | None, trajectories: list[Trajectory]) -> N
     )
 
 
-def _run_sync(coroutine):
-    """Run a coroutine to completion from synchronous code, also where an event loop is already running
-    (a notebook): then in a thread of its own."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+class CallerThreadExecutor(concurrent.futures.Executor):
+    """Runs submitted calls in the thread blocked in `RolloutLoop.run` (the trainer's thread), so the
+    policy's `generate` shares that thread's warm torch thread pool instead of competing with it."""
+
+    def __init__(self):
+        self._work: queue.SimpleQueue = queue.SimpleQueue()
+
+    def submit(self, fn, /, *args, **kwargs) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._work.put((future, fn, args, kwargs))
+        return future
+
+    def serve_until(self, done: concurrent.futures.Future, timeout: float | None = None) -> None:
+        """Run submitted calls until `done` completes (or `timeout` seconds pass)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done.add_done_callback(lambda _: self._work.put(None))  # wakes the wait below
+        while not done.done() and (deadline is None or time.monotonic() < deadline):
+            try:
+                item = self._work.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if item is None:
+                continue
+            future, fn, args, kwargs = item
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args, **kwargs))
+                except BaseException as exc:
+                    future.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+
+
+class RolloutLoop:
+    """An event loop in a daemon thread of its own, kept for many `run` calls: what the loop owns (the
+    default executor's threads, an env backend's worker transports) stays warm between training steps.
+
+    `run` blocks the calling thread, also where that thread already runs a loop (a notebook), and meanwhile
+    runs the calls handed to `executor` (generation) there. Interrupted (Ctrl-C), it cancels the
+    coroutine, waits for its cleanup, and re-raises.
+    """
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.executor = CallerThreadExecutor()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="agentgym-rollout", daemon=True)
+        self._thread.start()
+        self._finalizer = weakref.finalize(self, _stop_loop, self.loop, self._thread)
+
+    def run(self, coroutine):
+        result: concurrent.futures.Future = concurrent.futures.Future()  # settled when the task has ended
+        tasks: list[asyncio.Task] = []
+
+        def start() -> None:
+            task = self.loop.create_task(coroutine)
+            task.add_done_callback(lambda done: _settle(result, done))
+            tasks.append(task)
+
+        self.loop.call_soon_threadsafe(start)
+        try:
+            self.executor.serve_until(result)
+        except BaseException:  # Ctrl-C: cancel the task (after start, in order) and let it clean up
+            self.loop.call_soon_threadsafe(lambda: tasks[0].cancel())
+            self.executor.serve_until(result, timeout=30)
+            raise
+        return result.result()
+
+    def stop(self) -> None:
+        self._finalizer()
+
+
+def _settle(result: concurrent.futures.Future, task: asyncio.Task) -> None:
+    if task.cancelled():
+        result.cancel()
+    elif task.exception() is not None:
+        result.set_exception(task.exception())
+    else:
+        result.set_result(task.result())
+
+
+def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+    """Shut the loop's executor down, stop the loop and close it (a finalizer: holds no RolloutLoop)."""
+    if loop.is_closed():
+        return
+    with contextlib.suppress(Exception):
+        asyncio.run_coroutine_threadsafe(loop.shutdown_default_executor(), loop).result(timeout=30)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=30)
+    if not thread.is_alive():
+        loop.close()

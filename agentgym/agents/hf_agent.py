@@ -1,8 +1,8 @@
 """`HFAgent`: a local transformers causal LM, batched across concurrent episodes.
 
 Concurrent `act` calls queue up; one worker task takes up to `batch_size` of them, left-pads them into one
-batch and runs `model.generate` in a thread (`asyncio.to_thread`), so a slow generate never blocks the event
-loop (environment steps and other agents keep going). Requests that arrive while a batch is generating
+batch and runs `model.generate` in a thread (`asyncio.to_thread`, or the `executor` given), so a slow generate never
+blocks the event loop (environment steps and other agents keep going). Requests that arrive while a batch is generating
 form the next batch.
 
 Token fidelity (what trainers need): `AgentOutput.token_ids` are the exact sampled completion ids (no
@@ -17,6 +17,8 @@ temperature 1.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import os
 from typing import Any
 
@@ -45,8 +47,12 @@ class HFAgent(Agent):
         seed: makes sampling reproducible: batch n samples from a torch RNG seeded with seed + n, forked
             so the global RNG state is restored afterwards. The same seed and the same sequence of
             requests give the same replies. None: use the global RNG.
-        batch_wait: seconds the worker waits for more requests before starting a batch (0: only those
-            already queued in the same event-loop tick).
+        batch_wait: seconds the worker waits for more requests before starting a batch, unless
+            `batch_size` are already queued (0: only those queued in the same event-loop tick).
+        executor: a `concurrent.futures.Executor` that runs `generate`; default: a thread of the event
+            loop's default pool. A trainer passes one that runs it on the training thread itself: torch ops
+            on a second thread get a second OpenMP team that competes with the first for the cores (about
+            3x slower generation on 2 cores, measured).
 
     The agent serves one event loop at a time (the batching queue belongs to the running loop).
     """
@@ -67,6 +73,7 @@ class HFAgent(Agent):
         top_k: int = 0,
         seed: int | None = None,
         batch_wait: float = 0.0,
+        executor: concurrent.futures.Executor | None = None,
     ):
         _check("max_new_tokens", max_new_tokens, int, lambda v: v >= 1, "an int >= 1")
         _check("batch_size", batch_size, int, lambda v: v >= 1, "an int >= 1")
@@ -138,8 +145,10 @@ class HFAgent(Agent):
             top_k,
         )
         self.do_sample, self.batch_size, self.seed, self.batch_wait = do_sample, batch_size, seed, batch_wait
+        self.executor = executor
         self.generate_calls = 0  # batches generated so far (tests check that requests were batched)
         self._pending: list[tuple[list[int], asyncio.Future]] = []
+        self._batch_full: asyncio.Event | None = None  # set when batch_size requests wait (of self._loop)
         self._worker: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -162,8 +171,11 @@ class HFAgent(Agent):
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a new event loop (e.g. the next asyncio.run): start a fresh queue
             self._loop, self._pending, self._worker = loop, [], None
+            self._batch_full = asyncio.Event()
         future: asyncio.Future = loop.create_future()
         self._pending.append((prompt_ids, future))
+        if len(self._pending) >= self.batch_size:
+            self._batch_full.set()
         if self._worker is None or self._worker.done():
             self._worker = loop.create_task(self._drain())
         return await future
@@ -195,14 +207,21 @@ class HFAgent(Agent):
     # ----- batching ---------------------------------------------------------------------------------
     async def _drain(self) -> None:
         """Generate queued requests, `batch_size` at a time, until the queue is empty."""
-        await asyncio.sleep(self.batch_wait)  # sleep(0) still lets this tick's act() calls join
+        if len(self._pending) < self.batch_size:
+            self._batch_full.clear()
+            with contextlib.suppress(asyncio.TimeoutError):  # a zero wait still lets this tick's calls join
+                await asyncio.wait_for(self._batch_full.wait(), self.batch_wait)
         while self._pending:
             batch, self._pending = self._pending[: self.batch_size], self._pending[self.batch_size :]
             batch = [(ids, future) for ids, future in batch if not future.done()]  # skip cancelled callers
             if not batch:
                 continue
             try:
-                outputs = await asyncio.to_thread(self._generate, [ids for ids, _ in batch])
+                prompts = [ids for ids, _ in batch]
+                if self.executor is None:
+                    outputs = await asyncio.to_thread(self._generate, prompts)
+                else:
+                    outputs = await asyncio.wrap_future(self.executor.submit(self._generate, prompts))
             except Exception as exc:
                 error = AgentError(
                     f"{self!r} failed to generate a batch of {len(batch)}: {type(exc).__name__}: {exc}"

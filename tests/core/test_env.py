@@ -51,8 +51,17 @@ def test_unknown_id_lists_close_matches():
 def test_info_carries_the_standard_keys():
     env = agentgym.make(MAZE)
     obs, info = env.reset(seed=1)
-    for key in ("task", "instruction", "system_prompt", "admissible_actions", "tools", "expert_action",
-                "action_valid", "parse_error", "reward_components"):
+    for key in (
+        "task",
+        "instruction",
+        "system_prompt",
+        "admissible_actions",
+        "tools",
+        "expert_action",
+        "action_valid",
+        "parse_error",
+        "reward_components",
+    ):
         assert key in info, key
     assert info["task"].env_id == MAZE
     assert "Action:" in info["system_prompt"]  # the parser's format hint reaches the agent
@@ -155,7 +164,8 @@ def test_reward_transform_keeps_the_raw_reward():
 
 def test_third_party_environment_through_entry_point(tmp_path):
     """A package that declares `agentgym.environments` entry points is found at `import agentgym`."""
-    (tmp_path / "echo_plugin.py").write_text(textwrap.dedent('''
+    (tmp_path / "echo_plugin.py").write_text(
+        textwrap.dedent("""
         import agentgym
         from agentgym.tasks import TaskSet
         from agentgym.types import Task
@@ -173,7 +183,8 @@ def test_third_party_environment_through_entry_point(tmp_path):
 
         def register():
             agentgym.register("plugin/Echo-v0", entry_point="echo_plugin:EchoEnv", description="echo")
-    '''))
+    """)
+    )
     dist = tmp_path / "echo_plugin-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: echo-plugin\nVersion: 0.1\n")
@@ -182,8 +193,13 @@ def test_third_party_environment_through_entry_point(tmp_path):
         "import gymnasium, agentgym; assert 'plugin/Echo-v0' in agentgym.registered_ids();"
         "env = gymnasium.make('plugin/Echo-v0'); env.reset(seed=0); print(env.step('hello')[1])"
     )
-    out = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(tmp_path), "PATH": ""},
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PYTHONPATH": str(tmp_path), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1.0"
 

@@ -168,3 +168,74 @@ async def test_last_k_history_trims_the_token_stream_by_whole_turns(model_dir):
     assert generator.prompts[1] == [1, 2, 11, eos, *wall]
     assert generator.prompts[2] == [1, 2, 12, eos, *exit_]  # turn 1 left the window, whole
     assert episode.completion_length == 3 * 2 + len(wall) + len(exit_)
+
+
+def test_rollouts_reuse_warm_environments_generate_on_the_callers_thread_and_release_on_close(
+    model_dir, tmp_path, monkeypatch
+):
+    import threading
+
+    from agentgym.agents.hf_agent import HFAgent
+    from agentgym.rollout import workers
+
+    built, generate_threads = [], []
+    real_factory_call, real_generate = workers.EnvFactory.__call__, HFAgent._generate
+
+    closed = []
+
+    def counting_factory(self):
+        env = real_factory_call(self)
+        built.append(env)
+        real_close = env.close
+        env.close = lambda: (closed.append(env), real_close())
+        return env
+
+    def recording_generate(self, prompts):
+        generate_threads.append(threading.current_thread())
+        return real_generate(self, prompts)
+
+    monkeypatch.setattr(workers.EnvFactory, "__call__", counting_factory)
+    monkeypatch.setattr(HFAgent, "_generate", recording_generate)
+    trainer = make_trainer(model_dir, tmp_path)
+    play(trainer)
+    first = len(built)
+    assert first >= 1
+    play(trainer)
+    assert len(built) == first, "the second step must reuse the first step's environments"
+    assert generate_threads and set(generate_threads) == {threading.main_thread()}
+    loop_thread = trainer.rollout._loop._thread
+    assert loop_thread.is_alive()
+
+    trainer.rollout.close()
+    assert not loop_thread.is_alive()
+    assert len(closed) == len(built), "closing the rollout must close every environment it built"
+    trainer.rollout.close()  # idempotent
+    rows, _ = play(trainer)  # and usable again
+    assert len(rows["completion_ids"]) == len(TASKS) * trainer.args.num_generations
+    trainer.rollout.close()
+
+
+def test_an_interrupted_rollout_cancels_its_episodes_and_reraises():
+    import asyncio
+
+    from agentgym.trainers.rollout import RolloutLoop
+
+    loop = RolloutLoop()
+    cleaned = []
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    async def episode():
+        try:
+            loop.executor.submit(interrupt)  # Ctrl-C while the caller's thread generates
+            await asyncio.sleep(3600)
+        finally:
+            cleaned.append(True)
+
+    with pytest.raises(KeyboardInterrupt):
+        loop.run(episode())
+    assert cleaned == [True], "the coroutine must be cancelled and its cleanup run"
+    assert loop.run(asyncio.sleep(0, result=7)) == 7  # the loop stays usable
+    loop.stop()
+    assert not loop._thread.is_alive()
