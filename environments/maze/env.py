@@ -79,7 +79,9 @@ class MazeEnv(Env):
         "Commands: go north, go south, go east, go west, look."
     )
     default_parser = ReActParser
-    _COMMAND = re.compile(r"^(?:go\s+|move\s+|walk\s+)?(north|south|east|west|n|s|e|w|look|l)\.?$", re.IGNORECASE)
+    _COMMAND = re.compile(
+        r"^(?:go\s+|move\s+|walk\s+)?(north|south|east|west|n|s|e|w|look|l)\.?$", re.IGNORECASE
+    )
     _SHORT: ClassVar[dict[str, str]] = {"n": "north", "s": "south", "e": "east", "w": "west", "l": "look"}
 
     def __init__(self, width: int = 4, height: int = 4, **kwargs: Any):
@@ -110,7 +112,9 @@ class MazeEnv(Env):
     # ----- episode ------------------------------------------------------------------------------
     def _start(self, task: Task, seed: int | None) -> tuple[str, dict[str, Any]]:
         data = task.data
-        self._passages, self._position, self._exit = generate_maze(data["width"], data["height"], data["seed"])
+        self._passages, self._position, self._exit = generate_maze(
+            data["width"], data["height"], data["seed"]
+        )
         self._to_exit = _distances(self._passages, self._exit, data["width"], data["height"])
         intro = f"{task.instruction} The maze is {data['width']} by {data['height']} rooms.\n"
         return intro + self._describe(), self._info()
@@ -127,8 +131,12 @@ class MazeEnv(Env):
         x, y = self._position
         target = (x + dx, y + dy)
         if frozenset((self._position, target)) not in self._passages:
-            return f"A wall blocks the way {word}. " + self._describe(), 0.0, False, False, self._info(
-                valid=False, progress=0.0
+            return (
+                f"A wall blocks the way {word}. " + self._describe(),
+                0.0,
+                False,
+                False,
+                self._info(valid=False, progress=0.0),
             )
         before = self._to_exit[self._position]
         self._position = target
