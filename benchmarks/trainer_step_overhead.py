@@ -7,7 +7,11 @@ Maze episodes of up to `--turns` turns with replies of up to `--tokens // turns`
 (masked out of the loss), which is what multi-turn costs. Per-step time is the median over the steps after
 `--warmup`, measured in one process, one after the other. The target is a ratio of at most 1.3.
 
-    python benchmarks/trainer_step_overhead.py [--steps 12] [--warmup 2] [--tokens 64] [--turns 4]
+    python benchmarks/trainer_step_overhead.py [--steps 12] [--warmup 2] [--tokens 64] [--turns 4] [--threads 1]
+
+`--threads` sets torch's intra-op threads (0 leaves torch's default): for a model this small a second
+thread buys nothing, and on a loaded machine OpenMP workers spinning against each other make steps many
+times slower and the ratio noise.
 
 Prints one JSON line.
 """
@@ -71,7 +75,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--turns", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         model = str(build_tiny_model(os.path.join(tmp, "model")))
 
@@ -122,6 +131,7 @@ def main() -> None:
                 "steps_timed": args.steps - args.warmup,
                 "batch": 8,
                 "cpu_count": os.cpu_count(),
+                "threads": args.threads or None,
             }
         ),
         flush=True,
