@@ -5,3 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet torch==2.13.0
 python3 -m pip install --quiet -e ".[all,dev]"
+command -v java >/dev/null || echo "warning: no Java runtime; agentgym/ScienceWorld-v0 needs one (apt-get install -y openjdk-17-jre-headless)" >&2
