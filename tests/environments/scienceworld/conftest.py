@@ -1,7 +1,7 @@
-"""Fixtures of the ScienceWorld tests: one engine for the session, and a check that no JVM outlives it.
+"""Fixtures of the ScienceWorld tests: one engine for the package, and a check that no JVM outlives it.
 
 The JVM takes seconds to start, so the episode tests share one environment (`shared`); every test resets
-it first. Tests that are about engines starting and stopping make their own. At the end of the session no
+it first. Tests that are about engines starting and stopping make their own. After the last of these tests no
 JVM started by this process may be left (`no_leaked_jvms`).
 """
 
@@ -15,16 +15,16 @@ import pytest
 from .helpers import ENV_ID, FAST_TYPES, children
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def no_leaked_jvms():
-    """Set up first, torn down last: after every environment of the session is closed, no JVM is left."""
+    """Set up first, torn down last: after every environment of these tests is closed, no JVM is left."""
     yield
     if Path("/proc").is_dir():
         gc.collect()
-        assert children() == set(), "JVMs started by the tests outlived the session"
+        assert children() == set(), "JVMs started by the ScienceWorld tests outlived them"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def shared():
     import agentgym
 
