@@ -25,7 +25,6 @@ import os
 import random
 import re
 import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,8 @@ from pathlib import Path
 import alfworld
 from alfworld.gen import constants
 
+from agentgym import cache
+from agentgym.cache import build_once
 from agentgym.errors import AgentGymError, ConfigError, UnknownTaskError
 
 from . import generator, pddl
@@ -235,10 +236,7 @@ def _alfworld_version() -> str:
 
 def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     """Where generated games live: `cache_dir`, else `$AGENTGYM_CACHE/alfworld` (default ~/.cache/agentgym)."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    base = os.environ.get("AGENTGYM_CACHE") or os.path.join("~", ".cache", "agentgym")
-    return Path(base).expanduser() / "alfworld"
+    return cache.cache_root("alfworld", cache_dir)
 
 
 def game_dir(task_id_: str, cache_dir: str | os.PathLike | None = None) -> Path:
@@ -253,30 +251,10 @@ def write_game(directory: Path, game_file: dict, traj_data: dict) -> None:
 
 
 def ensure_game(task_id_: str, cache_dir: str | os.PathLike | None = None) -> GameRecord:
-    """The cached game of `task_id_`, generated first if it is not in the cache yet.
-
-    A directory in the cache is complete by construction: it appears only through an atomic rename of the
-    temporary directory the game was written in. When two processes race, one rename wins.
-    """
+    """The cached game of `task_id_`, generated first if it is not in the cache yet (written atomically, so
+    racing processes are safe: `agentgym.cache.build_once`)."""
     task_type = parse_task_id(task_id_)[0]
-    final = game_dir(task_id_, cache_dir)
-    if not (final / GAME_FILE).is_file():
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-        try:
-            _generate_into(tmp, task_id_)
-            tmp.chmod(0o755)  # mkdtemp makes it private; a cache may be shared
-            try:
-                os.rename(tmp, final)
-            except OSError as exc:
-                if not (final / GAME_FILE).is_file():  # not a lost race: something else is in the way
-                    raise AgentGymError(
-                        f"could not move the generated game into the cache at {final} ({exc}); "
-                        "if that directory is left over from an old run, delete it"
-                    ) from exc
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+    final = build_once(game_dir(task_id_, cache_dir), GAME_FILE, lambda tmp: _generate_into(tmp, task_id_))
     return GameRecord(task_id_, final / GAME_FILE, task_type)
 
 

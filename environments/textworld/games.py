@@ -22,13 +22,13 @@ import functools
 import json
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
+from agentgym import cache
+from agentgym.cache import build_once
 from agentgym.errors import AgentGymError, ConfigError, UnknownTaskError, require
 
 SPLITS = ("train", "valid", "test")
@@ -235,10 +235,7 @@ class GameRecord:
 
 def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     """Where TextWorld games live: `cache_dir`, else `$AGENTGYM_CACHE/textworld` (default ~/.cache/agentgym)."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    base = os.environ.get("AGENTGYM_CACHE") or os.path.join("~", ".cache", "agentgym")
-    return Path(base).expanduser() / "textworld"
+    return cache.cache_root("textworld", cache_dir)
 
 
 @functools.cache
@@ -295,32 +292,10 @@ def _generate_into(directory: Path, task_id_: str) -> None:
 
 
 def ensure_game(task_id_: str, cache_dir: str | os.PathLike | None = None) -> GameRecord:
-    """The cached game of `task_id_`, generated first if it is not in the cache yet.
-
-    A directory in the cache is complete by construction: it appears only through an atomic rename of the
-    temporary directory the game was generated in. When two processes race, one rename wins and the other
-    process discards its own (identical) copy.
-    """
+    """The cached game of `task_id_`, generated first if it is not in the cache yet (written atomically, so
+    racing processes are safe: `agentgym.cache.build_once`)."""
     parse_task_id(task_id_)  # a malformed id fails here, before it names a path
-    final = game_dir(task_id_, cache_dir)
-    if (final / "meta.json").is_file():
-        return _load_record(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-    try:
-        _generate_into(tmp, task_id_)
-        tmp.chmod(0o755)  # mkdtemp makes it private; a cache may be shared
-        try:
-            os.rename(tmp, final)
-        except OSError as exc:
-            if not (final / "meta.json").is_file():  # not a lost race: something else is in the way
-                raise AgentGymError(
-                    f"could not move the generated game into the cache at {final} ({exc}); "
-                    "if that directory is left over from an old run, delete it"
-                ) from exc
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    final = build_once(game_dir(task_id_, cache_dir), "meta.json", lambda tmp: _generate_into(tmp, task_id_))
     return _load_record(final)
 
 
