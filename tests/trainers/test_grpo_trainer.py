@@ -260,3 +260,42 @@ def test_trainer_checks_its_arguments_before_loading_a_model(tmp_path):
         MultiTurnGRPOTrainer(missing)
     with pytest.raises(ConfigError, match="env_id"):
         MultiTurnGRPOTrainer(missing, env_id="agentgym/Other-v0", args=config(tmp_path))
+
+
+def test_one_step_moves_probability_towards_the_episodes_that_beat_their_group(model_dir, tmp_path):
+    """The sign of the whole chain (rewards → group advantages → per-token advantages → TRL's loss): after one
+    step, episodes rewarded above their group's mean gain log-probability relative to those below it."""
+    from agentgym.trainers.rollout import EpisodeRollout
+
+    class Recording(EpisodeRollout):
+        rows: dict
+
+        def __call__(self, prompts, trainer):
+            self.rows = super().__call__(prompts, trainer)
+            return self.rows
+
+    rollout = Recording()
+    args = config(tmp_path, max_steps=1, per_device_train_batch_size=8, num_generations=4, learning_rate=1e-3)
+    trainer = MultiTurnGRPOTrainer(
+        str(model_dir), args=args, reward_funcs=[token_sum_reward], rollout_func=rollout
+    )
+    start = {name: p.detach().clone() for name, p in trainer.model.state_dict().items()}
+    trainer.train()
+    rows, model = rollout.rows, trainer.model.eval()
+
+    def mean_logprob(i: int) -> float:
+        prompt, completion, mask = rows["prompt_ids"][i], rows["completion_ids"][i], rows["env_mask"][i]
+        with torch.no_grad():
+            logits = model(torch.tensor([prompt + completion])).logits[0, len(prompt) - 1 : -1]
+        logps = logits.float().log_softmax(-1).gather(-1, torch.tensor(completion)[:, None])[:, 0]
+        return float((logps * torch.tensor(mask)).sum() / max(1, sum(mask)))
+
+    after = [mean_logprob(i) for i in range(len(rows["completion_ids"]))]
+    model.load_state_dict(start)  # the same module, so nothing cached on it can differ between the two
+    before = [mean_logprob(i) for i in range(len(after))]
+    rewards = torch.tensor(token_sum_reward(rows["completion_ids"]))
+    advantage = group_advantages(rewards, 4, method="grpo", scale=False)
+    up = [a - b for a, b, adv in zip(after, before, advantage.tolist(), strict=True) if adv > 0]
+    down = [a - b for a, b, adv in zip(after, before, advantage.tolist(), strict=True) if adv < 0]
+    assert up and down, "the rewards must differ within some group"
+    assert sum(up) / len(up) > sum(down) / len(down)
