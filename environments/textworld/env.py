@@ -59,8 +59,9 @@ BLOCKED_VERBS = frozenset(
     {"restart", "quit", "q", "save", "restore", "undo", "script", "transcript", "unscript"}
 )
 
-# A NUL byte sends the Z-machine interpreter into an endless loop; no control character means anything.
-_CONTROL_TO_SPACE = str.maketrans({code: " " for code in [*range(32), 127]})
+# A NUL byte sends the Z-machine interpreter into an endless loop, and a backslash opens its hot-key menu
+# (which waits for input forever, or crashes the process); no control character means anything to a game.
+_CONTROL_TO_SPACE = str.maketrans({code: " " for code in [*range(32), 127, ord("\\")]})
 _BLANK_LINES = re.compile(r"(?:[ \t]*\n){3,}")
 _GAME_OVER_PROMPT = "Would you like to RESTART"
 

@@ -344,3 +344,39 @@ def test_close_is_idempotent_and_reset_reopens(cache):
 def test_step_before_reset_is_an_error(cache):
     with pytest.raises(AgentGymError, match="before reset"):
         agentgym.make(SIMPLE).unwrapped.step("look")
+
+
+_GARBAGE_PLAYER = """
+import random, string, sys
+import agentgym
+env = agentgym.make("agentgym/TextWorld-v0", split_sizes={"train": 1, "valid": 1, "test": 1})
+rng = random.Random(0)
+env.reset(seed=0)
+actions = ["\\\\help", "\\\\x", "look \\\\D", "\\\\", "go\\\\north", "\\x00", "#", "$verify"]
+actions += ["".join(rng.choice(string.printable) for _ in range(rng.randint(0, 64))) for _ in range(150)]
+for action in actions:
+    observation, reward, terminated, truncated, info = env.step(action)
+    assert isinstance(observation, str), repr(action)
+    if terminated or truncated:
+        env.reset(seed=0)
+env.close()
+print("survived")
+"""
+
+
+def test_any_text_is_an_observation_never_a_crash_or_a_hang(cache, tmp_path):
+    """Arbitrary model output (backslashes open the interpreter's hot-key menu, which hangs printing help
+    forever or crashes the process) reaches the game as a harmless command. In a subprocess whose output
+    goes to a file, so a crash or a hang fails cleanly."""
+    env = {**os.environ, "AGENTGYM_CACHE": str(cache.parent)}
+    log = tmp_path / "player.log"
+    with log.open("w") as out:
+        try:
+            code = subprocess.run(
+                [sys.executable, "-c", _GARBAGE_PLAYER], stdout=out, stderr=out, timeout=240, env=env
+            ).returncode
+        except subprocess.TimeoutExpired:
+            code = None
+    tail = log.read_bytes()[-2000:].decode(errors="replace")
+    assert code == 0, f"the player {'hung' if code is None else f'exited with {code}'}: {tail}"
+    assert tail.strip().endswith("survived")
