@@ -105,6 +105,37 @@ class MultiTurnGRPOConfig(GRPOConfig):
         },
     )
 
+    step_rewards: str = field(
+        default="none",
+        metadata={
+            "help": "Where step rewards come from: 'none' (the environment's, or step_reward_key's component), or a "
+            "progress estimator: 'spa', 'oprl' (trained online beside the policy) or 'qvalue'. Needs "
+            "step_reward_weight > 0."
+        },
+    )
+    step_rewards_model: str | None = field(
+        default=None,
+        metadata={
+            "help": "The estimator's folder: a saved SPA or Q-value estimator (required for 'spa' and 'qvalue'); "
+            "for 'oprl', the causal LM (or saved OPRL estimator) the PRM starts from, by default a copy of the "
+            "policy."
+        },
+    )
+    step_rewards_options: dict[str, Any] | str | None = field(
+        default=None,
+        metadata={
+            "help": "Fields of the estimator's Config (SPAConfig, OPRLConfig, ...): a dict or JSON text."
+        },
+    )
+    step_reward_gates: list | str | None = field(
+        default=None,
+        metadata={
+            "help": "A gated chain over each turn's reward components (the estimator's reward joins them under its "
+            "name): levels [name, weight, threshold], highest priority first, e.g. "
+            '[["success", 1.0, 1.0], ["spa", 1.0]]. None: the step reward as it comes.'
+        },
+    )
+
     # ----- entropy control ------------------------------------------------------------------------------
     epo: bool = field(
         default=False,
@@ -188,6 +219,41 @@ class MultiTurnGRPOConfig(GRPOConfig):
                 f"step_reward_key must be None (the turn's reward) or a reward component name, "
                 f"got {self.step_reward_key!r}"
             )
+        from agentgym.trainers.step_rewards import STEP_REWARD_SOURCES, gated_chain
+
+        if self.step_rewards not in STEP_REWARD_SOURCES:
+            raise ConfigError(
+                f"step_rewards must be one of {list(STEP_REWARD_SOURCES)}, got {self.step_rewards!r}"
+            )
+        if self.step_rewards != "none":
+            if self.step_reward_weight == 0:
+                raise ConfigError(
+                    f"step_rewards={self.step_rewards!r} needs step_reward_weight > 0 (the weight w of its step "
+                    "advantage); with 0 the estimator would be computed and never used"
+                )
+            if self.step_reward_key is not None:
+                raise ConfigError(
+                    f"step_reward_key={self.step_reward_key!r} and step_rewards={self.step_rewards!r} both choose "
+                    "the step reward; give one (to combine them, use step_reward_gates)"
+                )
+            if self.step_rewards in ("spa", "qvalue") and not self.step_rewards_model:
+                raise ConfigError(
+                    f"step_rewards={self.step_rewards!r} needs step_rewards_model: the folder of a trained "
+                    "estimator (e.g. from `agentgym progress train spa`)"
+                )
+        if self.step_rewards_model is not None and (
+            not isinstance(self.step_rewards_model, str) or not self.step_rewards_model
+        ):
+            raise ConfigError(
+                f"step_rewards_model must be a folder path (str) or None, got {self.step_rewards_model!r}"
+            )
+        self.step_rewards_options = _dict_field("step_rewards_options", self.step_rewards_options)
+        if isinstance(self.step_reward_gates, str):
+            try:
+                self.step_reward_gates = json.loads(self.step_reward_gates)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"step_reward_gates must be a list or JSON list text ({exc})") from exc
+        gated_chain(self.step_reward_gates)
         if not isinstance(self.epo, bool):
             raise ConfigError(f"epo must be True or False, got {self.epo!r}")
         if isinstance(self.epo_config, EPOConfig):

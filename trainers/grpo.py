@@ -4,6 +4,7 @@ One training step, top to bottom (TRL's loop, with the hooks overridden here mar
 
     rows     = rollout_func(task ids × num_generations)       episodes played by the policy (rollout.py)
     rewards  = episode_reward(row) (+ your reward functions)  TRL's reward functions, logged by name
+  * r_i,t    = step rewards (step_rewards.py)                 the environment's, or a progress estimator's
   * A^E_i    = group_advantages(rewards, G, "grpo" | "rloo")  episode advantage, baseline within the group
   * A^S_i,t  = step_advantages(turn_rewards, G)               step advantage over all steps of the group
   * A_i,k    = A^E_i + w·A^S_i,t on the tokens of turn t      (B, T) per-token advantages, w = step_reward_weight
@@ -23,7 +24,14 @@ checkpointing — is TRL's):
 - `_get_per_token_logps_and_entropies` / `_compute_loss`: TRL computes per-token entropies with gradient
   in the loss's own forward pass (`compute_entropy=True`, fused LM head) and drops them; the first keeps
   them while `_compute_loss` runs, which then adds the EPO term. No second forward pass.
-- `_save_checkpoint` / `_load_optimizer_and_scheduler`: save and restore EPO's per-turn entropy history.
+- `_save_checkpoint` / `_load_optimizer_and_scheduler`: save and restore EPO's per-turn entropy history
+  and an online progress estimator (OPRL's PRM).
+
+`loss_type="dr_grpo"` divides by a constant length, which for an episode is `max_episode_tokens` (the
+budget of a whole completion), not `max_completion_length` (one reply). With the per-row mean of
+`loss_type="grpo"` or `"dr_grpo"`, a dropped group's rows would still count in the mean; the kept rows'
+advantages are scaled by B / B_kept so a step with a dropped group has the size it would have without it
+(the clipped loss is linear in the advantage). `"dapo"` (TRL's default) and `"bnpo"` count kept tokens only.
 
 >>> trainer = MultiTurnGRPOTrainer("path/to/model", args=MultiTurnGRPOConfig(  # doctest: +SKIP
 ...     output_dir="out", env_id="agentgym/Maze-v0", max_turns=10, num_generations=4))
@@ -47,10 +55,12 @@ from agentgym.trainers.advantages import group_advantages, per_token_advantages,
 from agentgym.trainers.config import MultiTurnGRPOConfig, MultiTurnRLOOConfig
 from agentgym.trainers.epo import TurnEntropyHistory, epo_loss
 from agentgym.trainers.rollout import EpisodeRollout, task_dataset
+from agentgym.trainers.step_rewards import build_estimator, gated_chain, turn_step_rewards
 
 logger = logging.getLogger(__name__)
 
 EPO_STATE_FILE = "epo_history.pt"
+ESTIMATOR_FOLDER = "progress_estimator"
 
 
 def episode_reward(
@@ -108,6 +118,8 @@ class MultiTurnGRPOTrainer(GRPOTrainer):
             `args.eval_split`.
         rollout_func: what plays the episodes; default `EpisodeRollout()` (its `generator` is the seam for
             another generation backend such as vLLM).
+        progress_estimator: a `ProgressEstimator` giving the step rewards (default: the one
+            `args.step_rewards` names, or none); `args.step_reward_weight` weighs its step advantage.
         callbacks, optimizers, peft_config: as TRL's `GRPOTrainer`.
     """
 
@@ -127,6 +139,7 @@ class MultiTurnGRPOTrainer(GRPOTrainer):
         callbacks: Any = None,
         optimizers: tuple = (None, None),
         peft_config: Any = None,
+        progress_estimator: Any = None,
     ):
         args = self._resolve_args(model, env_id, args)
         if train_dataset is None:
@@ -152,6 +165,22 @@ class MultiTurnGRPOTrainer(GRPOTrainer):
         self.epo_history = TurnEntropyHistory(self.epo_config.history_window if self.epo_config else None)
         self._rewards_per_func: torch.Tensor | None = None
         self._entropy_capture: list[torch.Tensor] | None = None
+        self.max_completion_length = args.max_episode_tokens  # |o_i| of an episode, Dr. GRPO's constant
+        if progress_estimator is None:
+            progress_estimator = build_estimator(
+                args, self.accelerator.unwrap_model(self.model), self.processing_class
+            )
+        elif args.step_reward_weight == 0:
+            raise ConfigError(
+                "a progress_estimator needs args.step_reward_weight > 0 (its step advantage weight)"
+            )
+        if progress_estimator is not None and not hasattr(self.rollout, "last_trajectories"):
+            raise ConfigError(
+                "a progress estimator reads the episodes' trajectories, which this rollout_func does not keep "
+                "(give it a `last_trajectories` list, as EpisodeRollout has)"
+            )
+        self.progress_estimator = progress_estimator
+        self.step_reward_gates = gated_chain(args.step_reward_gates)
 
     @classmethod
     def _resolve_args(
@@ -215,7 +244,7 @@ class MultiTurnGRPOTrainer(GRPOTrainer):
         failed_local = torch.tensor([x.get("rollout_error") is not None for x in inputs], device=device)
         failed = self.accelerator.gather(failed_local).to(rewards.device) | unscorable
         dropped = failed.view(-1, group_size).any(dim=1).repeat_interleave(group_size)
-        turn_rewards = gather_object([list(x["turn_rewards"]) for x in inputs])
+        turn_rewards = gather_object(self._turn_rewards(inputs, mode, group_size))
         episode, steps = episode_advantages(
             rewards,
             turn_rewards,
@@ -239,6 +268,8 @@ class MultiTurnGRPOTrainer(GRPOTrainer):
             step=steps[local] if steps is not None else None,
             step_weight=args.step_reward_weight if steps is not None else 0.0,
         )
+        if dropped.any() and args.loss_type in ("grpo", "dr_grpo") and not dropped.all():
+            output["advantages"] = output["advantages"] * (dropped.numel() / (~dropped).sum().item())
         keep = (~dropped[local]).to(device).unsqueeze(1)
         output["tool_mask"] = output["tool_mask"] * keep.to(output["tool_mask"].dtype)
         loss_mask = output["completion_mask"] * output["tool_mask"]
@@ -247,6 +278,34 @@ class MultiTurnGRPOTrainer(GRPOTrainer):
 
         self._log_episodes(inputs, mode, failed, dropped, group_size)
         return output
+
+    def _turn_rewards(self, inputs: list[dict[str, Any]], mode: str, group_size: int) -> list[list[float]]:
+        """This process's step rewards, one list per row (see step_rewards.py). An online estimator first
+        learns from the batch (training only)."""
+        if self.progress_estimator is None and self.step_reward_gates is None:
+            return [list(x["turn_rewards"]) for x in inputs]
+        trajectories = list(self.rollout.last_trajectories)
+        if len(trajectories) != len(inputs) or any(
+            t.task_id != x["task_id"] for t, x in zip(trajectories, inputs, strict=True)
+        ):
+            raise ConfigError("the rollout's trajectories do not line up with the batch rows")
+        estimator = self.progress_estimator
+        if estimator is not None and estimator.online and mode == "train":
+            ok = [t for t in trajectories if t.status == "ok"]
+            if len(ok) == len(trajectories):
+                metrics = estimator.update(trajectories, group_size)
+            else:  # an update needs whole groups: leave out the groups that lost an episode
+                failed = {t.task_id for t in trajectories if t.status != "ok"}
+                metrics = estimator.update([t for t in trajectories if t.task_id not in failed], group_size)
+            for name, value in (metrics or {}).items():
+                self._metrics[mode][name].append(float(value))
+        return turn_step_rewards(
+            trajectories,
+            [int(x["num_turns"]) for x in inputs],
+            estimator=estimator,
+            step_reward_key=self.args.step_reward_key,
+            gates=self.step_reward_gates,
+        )
 
     def _log_episodes(
         self, inputs, mode: str, failed: torch.Tensor, dropped: torch.Tensor, group_size: int
@@ -312,13 +371,18 @@ class MultiTurnGRPOTrainer(GRPOTrainer):
     # ----- checkpoints: EPO's history travels with them -------------------------------------------------
     def _save_checkpoint(self, model, trial):
         super()._save_checkpoint(model, trial)
-        if self.epo_config is not None and self.args.should_save:
-            from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+        estimator = self.progress_estimator if getattr(self.progress_estimator, "online", False) else None
+        if (self.epo_config is None and estimator is None) or not self.args.should_save:
+            return
+        from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-            folder = os.path.join(
-                self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
-            )
+        folder = os.path.join(
+            self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        )
+        if self.epo_config is not None:
             torch.save(self.epo_history.state_dict(), os.path.join(folder, EPO_STATE_FILE))
+        if estimator is not None:
+            estimator.save_pretrained(os.path.join(folder, ESTIMATOR_FOLDER))
 
     def _load_optimizer_and_scheduler(self, checkpoint):
         super()._load_optimizer_and_scheduler(checkpoint)
@@ -326,6 +390,11 @@ class MultiTurnGRPOTrainer(GRPOTrainer):
             path = os.path.join(checkpoint, EPO_STATE_FILE)
             if os.path.exists(path):
                 self.epo_history.load_state_dict(torch.load(path))
+        estimator = self.progress_estimator
+        if estimator is not None and estimator.online and checkpoint is not None:
+            path = os.path.join(checkpoint, ESTIMATOR_FOLDER)
+            if os.path.isdir(path):  # the online estimator resumes where it was, not from its start
+                self.progress_estimator = type(estimator).from_pretrained(path)
 
 
 class MultiTurnRLOOTrainer(MultiTurnGRPOTrainer):

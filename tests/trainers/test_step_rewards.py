@@ -1,0 +1,201 @@
+"""Step rewards in the trainers: where they come from (environment, component, progress estimator, gated chain),
+how an online estimator learns from each batch, and the config errors."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("trl")
+
+from agentgym.errors import ConfigError  # noqa: E402
+from agentgym.testing import build_tiny_model  # noqa: E402
+from agentgym.trainers.advantages import group_advantages  # noqa: E402
+from agentgym.trainers.config import MultiTurnGRPOConfig  # noqa: E402
+from agentgym.trainers.grpo import MultiTurnGRPOTrainer, episode_reward  # noqa: E402
+from agentgym.trainers.step_rewards import gated_chain, turn_step_rewards  # noqa: E402
+from agentgym.types import Trajectory, Turn  # noqa: E402
+from agentgym.verifiers.progress import ProgressEstimator  # noqa: E402
+
+pytestmark = pytest.mark.hf
+
+MAZE = "agentgym/Maze-v0"
+TASKS = ("maze-4x4-s0000000", "maze-4x4-s0000001")
+
+
+class TurnIndexEstimator(ProgressEstimator):
+    """Step reward = (t + 1) · scale: distinct per turn, so where each value lands can be checked. Online: it
+    records the batches it learns from."""
+
+    name = "index"
+
+    def __init__(self, scale: float = 1.0, online: bool = False):
+        self.scale, self.online = scale, online
+        self.updates: list[tuple[list[str], int]] = []
+
+    def step_rewards(self, trajectory):
+        return [self.scale * (t + 1) for t in range(len(trajectory.turns))]
+
+    def update(self, trajectories, group_size):
+        self.updates.append(([t.task_id for t in trajectories], group_size))
+        return {"index/updates": float(len(self.updates))}
+
+
+def trajectory(rewards, components=None, status="ok", success=False):
+    turns = [
+        Turn(
+            index=k,
+            agent_text="go north",
+            observation="o",
+            reward=r,
+            reward_components=(components or [{}] * 9)[k],
+        )
+        for k, r in enumerate(rewards)
+    ]
+    return Trajectory(env_id=MAZE, task_id="t", turns=turns, status=status, success=success)
+
+
+def test_step_rewards_come_from_the_environment_a_component_or_an_estimator():
+    episodes = [trajectory([0.0, 0.0, 1.0], [{"progress": 1.0}, {"progress": -1.0}, {"progress": 1.0}])]
+    assert turn_step_rewards(episodes, [3]) == [[0.0, 0.0, 1.0]]
+    assert turn_step_rewards(episodes, [3], step_reward_key="progress") == [[1.0, -1.0, 1.0]]
+    assert turn_step_rewards(episodes, [3], estimator=TurnIndexEstimator()) == [[1.0, 2.0, 3.0]]
+    # a row that kept two turns (token budget) gets two rewards; a failed episode none
+    failed = trajectory([0.0], status="error")
+    assert turn_step_rewards([*episodes, failed], [2, 0], estimator=TurnIndexEstimator()) == [[1.0, 2.0], []]
+
+
+def test_gates_pay_the_estimator_only_where_the_outcome_was_reached():
+    gates = gated_chain([["success", 1.0, 1.0], ["index", 0.5]])
+    won = trajectory([0.0, 1.0], [{"success": 0.0}, {"success": 1.0}])
+    lost = trajectory([0.0, 0.0], [{"success": 0.0}, {"success": 0.0}])
+    values = turn_step_rewards([won, lost], [2, 2], estimator=TurnIndexEstimator(), gates=gates)
+    assert values == [[0.5 * 1.0, 1.0 + 0.5 * 2.0], [0.0, 0.0]]
+
+
+def test_an_estimator_must_give_one_reward_per_turn():
+    class Short(TurnIndexEstimator):
+        def step_rewards(self, trajectory):
+            return [0.0]
+
+    with pytest.raises(ConfigError, match="one per turn"):
+        turn_step_rewards([trajectory([0.0, 0.0])], [2], estimator=Short())
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"step_rewards": "prm"}, "step_rewards must be one of"),
+        ({"step_rewards": "oprl"}, "step_reward_weight > 0"),
+        ({"step_rewards": "spa", "step_reward_weight": 1.0}, "step_rewards_model"),
+        ({"step_rewards": "oprl", "step_reward_weight": 1.0, "step_reward_key": "progress"}, "give one"),
+        ({"step_rewards_options": "[1]"}, "step_rewards_options"),
+        ({"step_reward_gates": [["success", "heavy"]]}, r"step_reward_gates\[0\]"),
+        ({"step_reward_gates": []}, "step_reward_gates"),
+        ({"step_reward_gates": "not json"}, "step_reward_gates"),
+    ],
+)
+def test_config_errors_name_the_field(tmp_path, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        MultiTurnGRPOConfig(output_dir=str(tmp_path), env_id=MAZE, use_cpu=True, bf16=False, **overrides)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny"))
+
+
+def make_trainer(model_dir, tmp_path, estimator=None, reward_funcs=None, **overrides):
+    settings = dict(
+        output_dir=str(tmp_path / "out"),
+        env_id=MAZE,
+        max_turns=2,
+        use_cpu=True,
+        bf16=False,
+        max_steps=1,
+        per_device_train_batch_size=4,
+        num_generations=2,
+        max_completion_length=6,
+        max_episode_tokens=64,
+        scale_rewards="none",
+        report_to="none",
+        save_strategy="no",
+        logging_steps=1,
+    )
+    settings.update(overrides)
+    return MultiTurnGRPOTrainer(
+        str(model_dir),
+        args=MultiTurnGRPOConfig(**settings),
+        progress_estimator=estimator,
+        reward_funcs=reward_funcs,
+    )
+
+
+def test_an_online_estimator_learns_from_each_batch_then_sets_the_step_advantages(model_dir, tmp_path):
+    estimator = TurnIndexEstimator(online=True)
+    trainer = make_trainer(model_dir, tmp_path, estimator, step_reward_weight=1.0)
+    trainer.model.train()
+    batch = [{"prompt": task, "task_id": task} for task in TASKS for _ in range(2)]
+    inputs = trainer._generate_and_score_completions(batch)
+    assert estimator.updates == [([TASKS[0], TASKS[0], TASKS[1], TASKS[1]], 2)]
+    assert trainer._metrics["train"]["index/updates"] == [1.0]
+
+    # Maze rewards of an untrained model are 0, so A^E = 0 and the advantages are w · A^S: each turn's value
+    # minus the mean over all steps of its group (step_advantages, unscaled).
+    turn_ids = inputs["turn_ids"]
+    trajectories = trainer.rollout.last_trajectories
+    for g in range(2):
+        rows = range(2 * g, 2 * g + 2)
+        steps = [t + 1.0 for i in rows for t in range(int(turn_ids[i].max()) + 1)]
+        mean = sum(steps) / len(steps)
+        for i in rows:
+            assert trajectories[i].total_reward == 0.0
+            for t in range(int(turn_ids[i].max()) + 1):
+                values = inputs["advantages"][i][turn_ids[i] == t]
+                assert torch.allclose(values, torch.full_like(values, t + 1.0 - mean))
+
+    trainer.model.eval()  # evaluation batches are scored, never learnt from
+    tests = ["maze-4x4-s1000000", "maze-4x4-s1000001"]
+    trainer._generate_and_score_completions([{"prompt": t, "task_id": t} for t in tests for _ in range(2)])
+    assert len(estimator.updates) == 1
+
+
+def test_a_trainer_with_an_estimator_trains(model_dir, tmp_path):
+    estimator = TurnIndexEstimator(online=True)
+    trainer = make_trainer(model_dir, tmp_path, estimator, step_reward_weight=1.0, learning_rate=1e-2)
+    before = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
+    trainer.train()
+    assert trainer.state.global_step == 1 and len(estimator.updates) == 1
+    assert any(not torch.equal(p, before[name]) for name, p in trainer.model.named_parameters())
+
+
+def test_an_estimator_needs_a_step_weight(model_dir, tmp_path):
+    with pytest.raises(ConfigError, match="step_reward_weight"):
+        make_trainer(model_dir, tmp_path, TurnIndexEstimator())
+
+
+def test_dropped_groups_do_not_shrink_a_per_row_mean_loss(model_dir, tmp_path):
+    """With loss_type 'grpo' (mean over rows), the kept rows' advantages are scaled by B / B_kept."""
+    from tests.trainers.test_grpo_trainer import CRASH_TASK, CRASHING, GOOD_TASK, token_sum_reward
+
+    batch = [{"prompt": task, "task_id": task} for task in (CRASH_TASK, GOOD_TASK) for _ in range(2)]
+    settings = dict(env_id=CRASHING, env_kwargs={"crash_tasks": [CRASH_TASK]}, max_turns=1)
+    for loss_type, factor in (("grpo", 2.0), ("dapo", 1.0)):
+        trainer = make_trainer(
+            model_dir,
+            tmp_path,
+            reward_funcs=[episode_reward, token_sum_reward],
+            loss_type=loss_type,
+            **settings,
+        )
+        trainer.model.train()
+        inputs = trainer._generate_and_score_completions(batch)
+        rewards = trainer._rewards_per_func.nansum(dim=1)[2:]
+        expected = group_advantages(rewards, 2, scale=False) * factor
+        assert torch.allclose(inputs["advantages"][2:, 0], expected)
+        assert inputs["advantages"][:2].abs().sum() == 0
+
+
+def test_dr_grpo_divides_by_the_episode_budget(model_dir, tmp_path):
+    trainer = make_trainer(model_dir, tmp_path, loss_type="dr_grpo", max_episode_tokens=48)
+    assert trainer.max_completion_length == 48  # TRL's dr_grpo normalizer: B × |o|, |o| a whole episode
