@@ -291,11 +291,11 @@ class MultiTurnGRPOTrainer(GRPOTrainer):
             raise ConfigError("the rollout's trajectories do not line up with the batch rows")
         estimator = self.progress_estimator
         if estimator is not None and estimator.online and mode == "train":
-            ok = [t for t in trajectories if t.status == "ok"]
-            if len(ok) == len(trajectories):
-                metrics = estimator.update(trajectories, group_size)
-            else:  # an update needs whole groups: leave out the groups that lost an episode
-                failed = {t.task_id for t in trajectories if t.status != "ok"}
+            # an update needs whole groups: leave out the groups that lost an episode
+            failed = {t.task_id for t in trajectories if t.status != "ok"}
+            with (
+                torch.enable_grad()
+            ):  # TRL scores a batch under no_grad; the estimator's update needs gradient
                 metrics = estimator.update([t for t in trajectories if t.task_id not in failed], group_size)
             for name, value in (metrics or {}).items():
                 self._metrics[mode][name].append(float(value))

@@ -39,8 +39,8 @@ def build_estimator(args: Any, policy_model: Any, policy_tokenizer: Any):
     - oprl: the PRM starts from `args.step_rewards_model` (a saved OPRL estimator or any causal LM folder)
       or, by default, from a copy of the policy's current weights (so its rewards start at 0).
 
-    `args.step_rewards_options` go to the estimator's Config. The estimator reads the policy's own token
-    ids when its tokenizer has the same vocabulary, and re-encodes the episode's text otherwise.
+    `args.step_rewards_options` go to the estimator's Config. How an estimator reads an episode (the policy's
+    own token ids, or its text re-encoded for another tokenizer) is its own option (`use_policy_tokens`).
     """
     kind = args.step_rewards
     if kind == "none":
@@ -50,31 +50,34 @@ def build_estimator(args: Any, policy_model: Any, policy_tokenizer: Any):
     cls = estimator_class(kind)
     options = dict(args.step_rewards_options or {})
     path = args.step_rewards_model
+    if kind == "oprl":  # its reference is the sampling log-probs: of the distribution at this temperature
+        options.setdefault("temperature", args.temperature)
     if kind == "oprl" and path is None:
-        policy = copy.deepcopy(policy_model)
-        estimator = cls.from_policy(policy, policy_tokenizer, cls.config_class(**options))
+        from agentgym.verifiers.progress.oprl import OPRLConfig
+
+        estimator = cls.from_policy(
+            unwrapped_copy(policy_model), policy_tokenizer, OPRLConfig.from_dict(options)
+        )
     elif kind == "oprl" and not (Path(path) / "progress_estimator.json").is_file():
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        estimator = cls(
-            AutoModelForCausalLM.from_pretrained(path),
-            AutoTokenizer.from_pretrained(path),
-            cls.config_class(**options),
-        )
+        from agentgym.verifiers.progress.oprl import OPRLConfig
+
+        model, tokenizer = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+        estimator = cls(model, tokenizer, OPRLConfig.from_dict(options))
     else:
         estimator = cls.from_pretrained(path, **options)
-    same = same_vocabulary(getattr(estimator, "tokenizer", None), policy_tokenizer)
-    config = getattr(estimator, "config", None)
-    if config is not None and getattr(config, "use_policy_tokens", None) == "auto":
-        config.use_policy_tokens = same
     return estimator
 
 
-def same_vocabulary(a: Any, b: Any) -> bool:
-    """Whether two tokenizers map text to the same ids (so the policy's sampled ids can be read as they are)."""
-    if a is None or b is None:
-        return False
-    return a is b or a.get_vocab() == b.get_vocab()
+def unwrapped_copy(model: Any) -> Any:
+    """A new model of the same class and weights, free of what the trainer put on the policy: accelerate
+    replaces a prepared model's `forward` with a closure over that model, which `copy.deepcopy` keeps, so a
+    deep copy would still run (and train) the policy's weights; TRL may also turn gradient checkpointing on."""
+    fresh = type(model)(model.config)
+    fresh.load_state_dict(model.state_dict())
+    fresh.generation_config = copy.deepcopy(model.generation_config)
+    return fresh.to(next(model.parameters()).device)
 
 
 def turn_step_rewards(

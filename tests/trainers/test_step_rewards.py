@@ -8,7 +8,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 
+from agentgym.environments.maze.env import MazeEnv  # noqa: E402
 from agentgym.errors import ConfigError  # noqa: E402
+from agentgym.registration import register  # noqa: E402
 from agentgym.testing import build_tiny_model  # noqa: E402
 from agentgym.trainers.advantages import group_advantages  # noqa: E402
 from agentgym.trainers.config import MultiTurnGRPOConfig  # noqa: E402
@@ -21,6 +23,7 @@ pytestmark = pytest.mark.hf
 
 MAZE = "agentgym/Maze-v0"
 TASKS = ("maze-4x4-s0000000", "maze-4x4-s0000001")
+PARITY = "test/ParityGuess-v0"
 
 
 class TurnIndexEstimator(ProgressEstimator):
@@ -131,6 +134,14 @@ def make_trainer(model_dir, tmp_path, estimator=None, reward_funcs=None, **overr
     )
 
 
+def logged(trainer) -> dict[str, list]:
+    keys: dict[str, list] = {}
+    for entry in trainer.state.log_history:
+        for key, value in entry.items():
+            keys.setdefault(key, []).append(value)
+    return keys
+
+
 def test_an_online_estimator_learns_from_each_batch_then_sets_the_step_advantages(model_dir, tmp_path):
     estimator = TurnIndexEstimator(online=True)
     trainer = make_trainer(model_dir, tmp_path, estimator, step_reward_weight=1.0)
@@ -199,3 +210,38 @@ def test_dropped_groups_do_not_shrink_a_per_row_mean_loss(model_dir, tmp_path):
 def test_dr_grpo_divides_by_the_episode_budget(model_dir, tmp_path):
     trainer = make_trainer(model_dir, tmp_path, loss_type="dr_grpo", max_episode_tokens=48)
     assert trainer.max_completion_length == 48  # TRL's dr_grpo normalizer: B × |o|, |o| a whole episode
+
+
+class ParityGuess(MazeEnv):
+    """One-turn task: the reply wins when its text has an even length. A random tiny model wins about half its
+    episodes, so groups have both outcomes (what OPRL's preference pairs need)."""
+
+    def _act(self, action):
+        won = len(action.command or "") % 2 == 0
+        info = self._info()
+        info["success"] = won
+        return "done", float(won), True, False, info
+
+
+register(PARITY, entry_point="tests.trainers.test_step_rewards:ParityGuess", max_episode_steps=1)
+
+
+def test_oprl_from_the_config_trains_its_prm_beside_the_policy(model_dir, tmp_path):
+    trainer = make_trainer(
+        model_dir,
+        tmp_path,
+        env_id=PARITY,
+        max_turns=1,
+        per_device_train_batch_size=8,
+        num_generations=4,
+        step_rewards="oprl",
+        step_reward_weight=1.0,
+        step_rewards_options={"learning_rate": 1e-2},
+    )
+    prm = trainer.progress_estimator.model
+    assert prm is not trainer.model  # a copy of the policy, trained on its own
+    before = {name: p.detach().clone() for name, p in prm.named_parameters()}
+    trainer.train()
+    pairs = logged(trainer)["oprl/pairs"]
+    assert pairs[0] > 0
+    assert any(not torch.equal(p, before[name]) for name, p in prm.named_parameters())
