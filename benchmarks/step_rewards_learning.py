@@ -77,7 +77,12 @@ def fit_spa(start: Path, out: Path, seed: int, tasks: int, samples: int, epochs:
     held_out = [
         t for t in collect(start, tasks + 50, 2, seed + 1) if t.task_id not in {e.task_id for e in episodes}
     ]
-    estimator = train_spa(episodes, str(start), config=SPAConfig(epochs=epochs, seed=seed), progress=False)
+    estimator = train_spa(
+        episodes,
+        str(start),
+        config=SPAConfig(epochs=epochs, learning_rate=3e-3, batch_size=16, seed=seed),
+        progress=False,
+    )
     estimator.save_pretrained(out)
     contributions = estimator.contributions_batch(held_out)
     truth = [turn.reward_components.get("progress", 0.0) for t in held_out for turn in t.turns]
@@ -146,7 +151,7 @@ def main() -> None:
     parser.add_argument("--oprl-learning-rate", type=float, default=1e-4)
     parser.add_argument("--spa-tasks", type=int, default=100)
     parser.add_argument("--spa-samples", type=int, default=4)
-    parser.add_argument("--spa-epochs", type=int, default=5)
+    parser.add_argument("--spa-epochs", type=int, default=20)
     parser.add_argument("--sft-episodes", type=int, default=20)
     parser.add_argument("--sft-epochs", type=float, default=30)
     parser.add_argument("--sft-learning-rate", type=float, default=1e-3)
@@ -189,7 +194,7 @@ def main() -> None:
                     **(spa if arm == "spa" else {}),
                 }
                 if arm == "oprl":
-                    accuracy = [e["oprl/pair_accuracy"] for e in history if "oprl/pair_accuracy" in e]
+                    accuracy = [e["oprl/accuracy"] for e in history if "oprl/accuracy" in e]
                     run["oprl_batch_pair_accuracy_curve"] = [round(a, 3) for a in accuracy]
                 runs.append(run)
                 print(json.dumps(run), flush=True)

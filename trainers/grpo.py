@@ -55,7 +55,7 @@ from agentgym.trainers.advantages import group_advantages, per_token_advantages,
 from agentgym.trainers.config import MultiTurnGRPOConfig, MultiTurnRLOOConfig
 from agentgym.trainers.epo import TurnEntropyHistory, epo_loss
 from agentgym.trainers.rollout import EpisodeRollout, task_dataset
-from agentgym.trainers.step_rewards import build_estimator, gated_chain, turn_step_rewards
+from agentgym.trainers.step_rewards import build_estimator, gated_chain, kept_view, turn_step_rewards
 
 logger = logging.getLogger(__name__)
 
@@ -293,10 +293,14 @@ class MultiTurnGRPOTrainer(GRPOTrainer):
         if estimator is not None and estimator.online and mode == "train":
             # an update needs whole groups: leave out the groups that lost an episode
             failed = {t.task_id for t in trajectories if t.status != "ok"}
-            with (
-                torch.enable_grad()
-            ):  # TRL scores a batch under no_grad; the estimator's update needs gradient
-                metrics = estimator.update([t for t in trajectories if t.task_id not in failed], group_size)
+            rows = [
+                kept_view(t, int(x["num_turns"]))
+                for t, x in zip(trajectories, inputs, strict=True)
+                if t.task_id not in failed
+            ]
+            # TRL scores a batch under no_grad; the estimator's update needs gradient
+            with torch.enable_grad():
+                metrics = estimator.update(rows, group_size)
             for name, value in (metrics or {}).items():
                 self._metrics[mode][name].append(float(value))
         return turn_step_rewards(

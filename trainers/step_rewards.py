@@ -97,12 +97,12 @@ def turn_step_rewards(
     ok = [i for i, t in enumerate(trajectories) if t.status == "ok" and t.turns and kept_turns[i] > 0]
     estimated: dict[int, list[float]] = {}
     if estimator is not None and ok:
-        values = estimator.step_rewards_batch([trajectories[i] for i in ok])
+        values = estimator.step_rewards_batch([kept_view(trajectories[i], kept_turns[i]) for i in ok])
         for i, row in zip(ok, values, strict=True):
-            if len(row) != len(trajectories[i].turns):
+            if len(row) != kept_turns[i]:
                 raise ConfigError(
                     f"{type(estimator).__name__}.step_rewards gave {len(row)} rewards for an episode of "
-                    f"{len(trajectories[i].turns)} turns (task {trajectories[i].task_id!r}); one per turn expected"
+                    f"{kept_turns[i]} turns (task {trajectories[i].task_id!r}); one per turn expected"
                 )
             estimated[i] = [float(r) for r in row]
     out: list[list[float]] = []
@@ -122,12 +122,29 @@ def turn_step_rewards(
                 steps.append(components)
             out.append(trajectory_rewards(steps, gates))
         elif estimator is not None:
-            out.append(estimated[i][: kept_turns[i]])
+            out.append(estimated[i])
         elif step_reward_key is not None:
             out.append([float(turn.reward_components.get(step_reward_key, 0.0)) for turn in turns])
         else:
             out.append([float(turn.reward) for turn in turns])
     return out
+
+
+def kept_view(trajectory: Trajectory, kept: int) -> Trajectory:
+    """The episode as its training row has it: the first `kept` turns (a row cut at `max_episode_tokens`
+    keeps fewer), with the reward they earned, and not a success if turns were cut."""
+    if kept >= len(trajectory.turns):
+        return trajectory
+    turns = trajectory.turns[:kept]
+    return trajectory.model_copy(
+        update={
+            "turns": turns,
+            "total_reward": sum(t.reward for t in turns),
+            "success": False,
+            "truncated": True,
+            "terminated": False,
+        }
+    )
 
 
 def gated_chain(spec: Any):
