@@ -6,6 +6,8 @@ agentgym play agentgym/Maze-v0
 agentgym eval agentgym/TextWorld-v0 --agent openai --model M --base-url URL -n 100 -c 32 --out runs/x
 agentgym sft runs/x/trajectories.jsonl --model M --out runs/sft
 agentgym train CONFIG.yaml [--resume]
+agentgym progress train spa --trajectories runs/x/trajectories.jsonl --model M --out runs/spa
+agentgym progress score --estimator runs/spa --trajectories runs/y/trajectories.jsonl
 agentgym webshop serve [--port 3000]
 agentgym sandbox gc [--all-runs | --run-id ID] [--dry-run]
 agentgym sandbox build-image [--name agentgym-base] [--rebuild] [--dockerfile PATH]
@@ -22,7 +24,7 @@ from typing import Any
 
 from agentgym.errors import AgentGymError, ConfigError
 
-AGENTS = ("openai", "hf", "expert", "random")
+AGENTS = ("openai", "hf", "expert", "random", "q-guided")
 DEFAULT_WORKERS = max(1, min(os.cpu_count() or 1, 8))
 
 
@@ -64,12 +66,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="evaluate an agent on an environment")
     p.add_argument("env_id")
-    p.add_argument("--agent", choices=AGENTS, default="openai")
-    p.add_argument("--model", default=None, help="model name (openai) or path (hf); default $AGENTGYM_MODEL")
+    p.add_argument(
+        "--agent",
+        choices=AGENTS,
+        default="openai",
+        help="q-guided: best-of-N with a Q-value model; an hf agent of --model proposes the candidates",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="model name (openai) or path (hf, and the candidate policy of q-guided); default $AGENTGYM_MODEL",
+    )
     p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint; default $OPENAI_BASE_URL")
     p.add_argument("--api-key", default=None, help="default $OPENAI_API_KEY")
     p.add_argument("--temperature", type=float, default=None)
     p.add_argument("--max-tokens", type=int, default=None)
+    p.add_argument(
+        "--q-model",
+        default=None,
+        help="q-guided: folder of a step-level Q-value model (saved by train_q_model) that scores candidates",
+    )
+    p.add_argument(
+        "--q-reference",
+        default=None,
+        help="q-guided: the Q-model's reference model folder, when not the one recorded with it",
+    )
+    p.add_argument(
+        "--candidates", type=int, default=4, help="q-guided: replies sampled per turn, the best is played"
+    )
     p.add_argument(
         "-n", "--num-tasks", type=int, default=None, help="tasks to run (default: the whole split)"
     )
@@ -114,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--all", action="store_true", help="learn from failed trajectories too")
     p.set_defaults(func=cmd_sft)
+
+    from agentgym.verifiers.progress.cli import add_progress_parser
+
+    add_progress_parser(sub)
 
     p = sub.add_parser("webshop", help="WebShop tools: shop in a browser on the same pages agents see")
     webshop = p.add_subparsers(dest="webshop_command", metavar="COMMAND", required=True)
@@ -334,14 +362,26 @@ def build_agent(args: argparse.Namespace):
             kwargs["temperature"] = args.temperature
         if args.max_tokens is not None:
             kwargs["max_tokens"] = args.max_tokens
-    elif args.agent == "hf":
+    elif args.agent in ("hf", "q-guided"):
         if not args.model:
-            raise ConfigError("--agent hf needs --model PATH (a local transformers model directory)")
+            raise ConfigError(
+                f"--agent {args.agent} needs --model PATH (a local transformers model directory)"
+            )
+        if args.agent == "q-guided" and not args.q_model:
+            raise ConfigError("--agent q-guided needs --q-model DIR (a Q-value model saved by train_q_model)")
         kwargs = {"model_or_path": args.model}
         if args.temperature is not None:
             kwargs["temperature"] = args.temperature
         if args.max_tokens is not None:
             kwargs["max_new_tokens"] = args.max_tokens
+        if args.agent == "q-guided":
+            proposer = make_agent("hf", **kwargs)
+            kwargs = {
+                "agent": proposer,
+                "q_model": args.q_model,
+                "candidates": args.candidates,
+                "reference": args.q_reference,
+            }
     elif args.agent == "random":
         kwargs = {"seed": args.seed}
     return make_agent(args.agent, **kwargs)

@@ -1,7 +1,8 @@
 """Agents: what answers an environment. `make_agent(name, **kwargs)` builds one by name.
 
 `HFAgent` needs torch and transformers (the `hf` extra); it is imported only when first used, so
-`import agentgym.agents` stays light.
+`import agentgym.agents` stays light. So is `QGuidedAgent` (best-of-N with a step-level Q-value model), which
+wraps another agent.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from agentgym.errors import ConfigError
 
 if TYPE_CHECKING:
     from agentgym.agents.hf_agent import HFAgent
+    from agentgym.agents.q_guided import QGuidedAgent
 
 #: Agent name -> "module:class", imported when the agent is made.
 AGENTS: dict[str, str] = {
@@ -25,6 +27,7 @@ AGENTS: dict[str, str] = {
     "hf": "agentgym.agents.hf_agent:HFAgent",
     "expert": "agentgym.agents.expert:ExpertAgent",
     "random": "agentgym.agents.random_agent:RandomAgent",
+    "q-guided": "agentgym.agents.q_guided:QGuidedAgent",
 }
 
 __all__ = [
@@ -34,13 +37,15 @@ __all__ = [
     "ExpertAgent",
     "HFAgent",
     "OpenAIAgent",
+    "QGuidedAgent",
     "RandomAgent",
     "make_agent",
 ]
 
 
 def make_agent(name: str, **kwargs: Any) -> Agent:
-    """Build an agent by name ("openai", "hf", "expert", "random"); keyword arguments go to its constructor.
+    """Build an agent by name ("openai", "hf", "expert", "random", "q-guided"); keyword arguments go to its
+    constructor.
 
     >>> make_agent("random", seed=1)
     RandomAgent(seed=1)
@@ -63,4 +68,8 @@ def __getattr__(name: str) -> Any:
         from agentgym.agents.hf_agent import HFAgent
 
         return HFAgent
+    if name == "QGuidedAgent":
+        from agentgym.agents.q_guided import QGuidedAgent
+
+        return QGuidedAgent
     raise AttributeError(f"module 'agentgym.agents' has no attribute {name!r}")
