@@ -83,6 +83,7 @@ def warm_start(
             num_tasks=episodes,
             max_turns=MAX_TURNS,
             seed=seed,
+            concurrency=1,  # the file's order (finish order under concurrency) would change the SFT model
             workers=0,
             output=demos,
             progress=False,

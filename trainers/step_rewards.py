@@ -17,7 +17,6 @@ Online estimators (OPRL) learn from each training batch first (`update`), then s
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,9 +54,7 @@ def build_estimator(args: Any, policy_model: Any, policy_tokenizer: Any):
     if kind == "oprl" and path is None:
         from agentgym.verifiers.progress.oprl import OPRLConfig
 
-        estimator = cls.from_policy(
-            unwrapped_copy(policy_model), policy_tokenizer, OPRLConfig.from_dict(options)
-        )
+        estimator = cls.from_policy(policy_model, policy_tokenizer, OPRLConfig.from_dict(options))
     elif kind == "oprl" and not (Path(path) / "progress_estimator.json").is_file():
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -68,16 +65,6 @@ def build_estimator(args: Any, policy_model: Any, policy_tokenizer: Any):
     else:
         estimator = cls.from_pretrained(path, **options)
     return estimator
-
-
-def unwrapped_copy(model: Any) -> Any:
-    """A new model of the same class and weights, free of what the trainer put on the policy: accelerate
-    replaces a prepared model's `forward` with a closure over that model, which `copy.deepcopy` keeps, so a
-    deep copy would still run (and train) the policy's weights; TRL may also turn gradient checkpointing on."""
-    fresh = type(model)(model.config)
-    fresh.load_state_dict(model.state_dict())
-    fresh.generation_config = copy.deepcopy(model.generation_config)
-    return fresh.to(next(model.parameters()).device)
 
 
 def turn_step_rewards(

@@ -35,6 +35,7 @@ _LAZY = {
     "OPRLConfig": "agentgym.verifiers.progress.oprl",
     "OPRLEstimator": "agentgym.verifiers.progress.oprl",
     "trajectory_dpo_loss": "agentgym.verifiers.progress.oprl",
+    "preference_pairs": "agentgym.verifiers.progress.oprl",
     "QValueEstimator": "agentgym.verifiers.progress.qvalue",
     "annotate_tree_search": "agentgym.verifiers.progress.qvalue",
     "step_preference_pairs": "agentgym.verifiers.progress.qvalue",
@@ -48,18 +49,26 @@ ESTIMATORS: dict[str, str] = {
     "qvalue": "agentgym.verifiers.progress.qvalue:QValueEstimator",
 }
 
-__all__ = sorted(
-    [
-        "ESTIMATORS",
-        "EncodedTrajectory",
-        "NoContrastError",
-        "ProgressEstimator",
-        "ProgressEstimatorError",
-        "encode_trajectory",
-        "estimator_class",
-        *_LAZY,
-    ]
-)
+__all__ = [
+    "ESTIMATORS",
+    "EncodedTrajectory",
+    "NoContrastError",
+    "OPRLConfig",
+    "OPRLEstimator",
+    "ProgressEstimator",
+    "ProgressEstimatorError",
+    "QValueEstimator",
+    "SPAConfig",
+    "SPAEstimator",
+    "annotate_tree_search",
+    "encode_trajectory",
+    "estimator_class",
+    "preference_pairs",
+    "step_preference_pairs",
+    "train_q_model",
+    "train_spa",
+    "trajectory_dpo_loss",
+]
 
 
 def estimator_class(name: str) -> type[ProgressEstimator]:
