@@ -6,10 +6,23 @@ first observation, through the same chat template) with single-turn completions 
 tokens; the multi-turn trainer plays those episodes for up to `--turns` turns with replies of up to
 `--tokens // turns` tokens, so at most `--tokens` sampled tokens per episode too. What remains is what
 multi-turn costs: the observations between replies (extra tokens it trains on, masked out of the loss), one
-generation call per turn over the growing history, and the environment steps. Per-step time is the median over the steps after
-`--warmup`, measured in one process, one after the other. The target is a ratio of at most 1.3.
+generation call per turn (each continuing from the previous turn's key/value cache), rows of different
+lengths after the first turn (replies and observations differ, so every decoding step needs an attention
+mask, which the plain trainer's equal-length opening prompts let `generate` skip), and the environment
+steps. Per-step time is the median over the steps after `--warmup`, measured in one process, one trainer
+after the other; `--rounds N` alternates them N times (each round trains both for `--steps` steps) and
+pools the timed steps of all rounds, so that both see the same machine load, and lists each round's ratio.
+The target is a ratio of at most 1.3.
+
+The split, per step (medians): `generate_s` is the time inside the model's `generate` calls; for the
+multi-turn trainer, `rollout_other_s` is the rest of the rollout (environment steps, tokenizing observations,
+hand-offs between the rollout's event loop and the training thread, building the rows); `rest_s` is the
+rest of the step (rewards, advantages, the loss's forward and backward passes, the optimizer step).
+`loadavg` is the machine's load average at the start and at the end: on a shared machine, compare runs
+taken under the same load.
 
     python benchmarks/trainer_step_overhead.py [--steps 12] [--warmup 2] [--tokens 64] [--turns 4] [--threads 1]
+                                               [--rounds 1]
 
 `--threads` sets torch's intra-op threads (0 leaves torch's default): for a model this small a second
 thread buys nothing, and on a loaded machine OpenMP workers spinning against each other make steps many
@@ -37,19 +50,49 @@ from agentgym.testing import build_tiny_model  # noqa: E402
 from agentgym.trainers import MultiTurnGRPOConfig, MultiTurnGRPOTrainer  # noqa: E402
 
 
+class Stopwatch:
+    """Wraps a callable and adds up the seconds spent in it."""
+
+    def __init__(self, fn):
+        self.fn, self.seconds = fn, 0.0
+
+    def __call__(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
 class StepTimer(TrainerCallback):
-    def __init__(self):
-        self.marks: list[float] = []
+    """Seconds of each optimizer step but the first `warmup` of every `train()` call (a round), and each step's
+    share of the `watches` (name → Stopwatch)."""
+
+    def __init__(self, warmup: int, **watches: Stopwatch):
+        self.warmup, self.watches = warmup, watches
+        self.rounds: list[list[dict[str, float]]] = []
+
+    @property
+    def steps(self) -> list[dict[str, float]]:
+        return [step for steps in self.rounds for step in steps]
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.rounds.append([])
+        self._seen = 0
 
     def on_step_begin(self, args, state, control, **kwargs):
-        self.marks.append(time.perf_counter())
+        self._start = {name: watch.seconds for name, watch in self.watches.items()}
+        self._start["step"] = time.perf_counter()
 
     def on_step_end(self, args, state, control, **kwargs):
-        self.marks.append(time.perf_counter())
+        step = {name: watch.seconds - self._start[name] for name, watch in self.watches.items()}
+        step["step"] = time.perf_counter() - self._start["step"]
+        self._seen += 1
+        if self._seen > self.warmup:
+            self.rounds[-1].append(step)
 
-    def step_seconds(self, warmup: int) -> list[float]:
-        pairs = list(zip(self.marks[::2], self.marks[1::2], strict=False))
-        return [end - start for start, end in pairs[warmup:]]
+    def median(self, name: str, steps: list[dict[str, float]] | None = None) -> float:
+        return statistics.median(step[name] for step in (self.steps if steps is None else steps))
 
 
 def length_reward(completion_ids, **kwargs):
@@ -93,15 +136,17 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--turns", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
+    loadavg = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp:
         model = str(build_tiny_model(os.path.join(tmp, "model")))
 
-        plain_timer = StepTimer()
+        plain_timer = StepTimer(args.warmup)
         prompts = datasets.Dataset.from_dict({"prompt": opening_prompts(64)})
         plain = GRPOTrainer(
             model=model,
@@ -112,9 +157,9 @@ def main() -> None:
                 max_completion_length=args.tokens, **common(os.path.join(tmp, "plain"), args.steps)
             ),
         )
-        plain.train()
+        plain_timer.watches["generate"] = plain.model.generate = Stopwatch(plain.model.generate)
 
-        multi_timer = StepTimer()
+        multi_timer = StepTimer(args.warmup)
         multi = MultiTurnGRPOTrainer(
             model,
             callbacks=[multi_timer],
@@ -126,7 +171,12 @@ def main() -> None:
                 **common(os.path.join(tmp, "multi"), args.steps),
             ),
         )
-        multi.train()
+        multi_timer.watches["generate"] = multi.model.generate = Stopwatch(multi.model.generate)
+        multi_timer.watches["rollout"] = multi.rollout_func = Stopwatch(multi.rollout_func)
+        for _ in range(args.rounds):
+            plain.train()
+            multi.train()
+    loadavg.append(os.getloadavg()[0])
 
     def mean_length(trainer) -> float:
         values = [
@@ -134,8 +184,24 @@ def main() -> None:
         ]
         return round(statistics.mean(values), 1) if values else float("nan")
 
-    plain_s = statistics.median(plain_timer.step_seconds(args.warmup))
-    multi_s = statistics.median(multi_timer.step_seconds(args.warmup))
+    def split(timer: StepTimer) -> dict[str, float]:
+        steps = timer.steps
+        generate = [step["generate"] for step in steps]
+        rollout = [step.get("rollout", step["generate"]) for step in steps]
+        parts = {"generate_s": statistics.median(generate)}
+        if "rollout" in timer.watches:
+            parts["rollout_other_s"] = statistics.median(
+                r - g for r, g in zip(rollout, generate, strict=True)
+            )
+        parts["rest_s"] = statistics.median(step["step"] - r for step, r in zip(steps, rollout, strict=True))
+        return {name: round(value, 4) for name, value in parts.items()}
+
+    plain_s = plain_timer.median("step")
+    multi_s = multi_timer.median("step")
+    round_ratios = [
+        round(multi_timer.median("step", m) / plain_timer.median("step", p), 3)
+        for p, m in zip(plain_timer.rounds, multi_timer.rounds, strict=True)
+    ]
     print(
         json.dumps(
             {
@@ -143,12 +209,17 @@ def main() -> None:
                 "plain_grpo_s_per_step": round(plain_s, 4),
                 "multiturn_grpo_s_per_step": round(multi_s, 4),
                 "ratio": round(multi_s / plain_s, 3),
+                "round_ratios": round_ratios,
+                "plain_split": split(plain_timer),
+                "multiturn_split": split(multi_timer),
                 "plain_mean_completion_tokens": mean_length(plain),
                 "multiturn_mean_completion_tokens": mean_length(multi),
-                "steps_timed": args.steps - args.warmup,
+                "steps_timed": len(plain_timer.steps),
+                "rounds": args.rounds,
                 "batch": 8,
                 "cpu_count": os.cpu_count(),
                 "threads": args.threads or None,
+                "loadavg": [round(value, 2) for value in loadavg],
             }
         ),
         flush=True,

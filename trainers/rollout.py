@@ -20,6 +20,12 @@ the environment reads is decoded from the ids, never the other way. So the log-p
 trainer's forward pass over `prompt_ids + completion_ids` equal the sampling log-probabilities (with
 `history="full"`).
 
+Lockstep turns: the episodes of a step take their turns together, so each turn is one batched `generate`
+over the episodes still playing. The generator is told how many can still ask (`LiveEpisodes`: from the
+environment backend's reset and release, less those whose token budget is spent), so a turn starts as soon
+as all of them have asked, and it continues from the previous turn's key/value cache, running only the new
+ids (the last reply's end and the observation) through the model (`HFAgent(reuse_cache=True)`).
+
 Warm across steps: the rollouts of one `EpisodeRollout` run on one event loop in a thread of its own
 (`RolloutLoop`), with one environment backend started once, so environments, worker processes and the
 generate thread are built on the first step and reused by the next ones; `close()` (called when training
@@ -35,13 +41,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
+import json
 import logging
 import queue
 import threading
 import time
 import weakref
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from agentgym.agents.base import Agent, AgentOutput
@@ -134,10 +142,21 @@ class EpisodeTokens(Agent):
     `generator` is what samples: anything with `tokenizer`, `eos_token_ids`, `encode(messages, tools)` and
     `async complete(prompt_ids) -> AgentOutput` (an `HFAgent`). Once the completion has used
     `max_episode_tokens`, it stops sampling and replies with nothing (those turns are cut from the row).
+    `on_spent()` is called then, once. `encoded` memoizes tokenization across the episodes that share it
+    (see `tokens`).
     """
 
-    def __init__(self, generator: Any, history: HistoryPolicy, max_episode_tokens: int):
+    def __init__(
+        self,
+        generator: Any,
+        history: HistoryPolicy,
+        max_episode_tokens: int,
+        encoded: dict[tuple, list[int]] | None = None,
+        on_spent: Any = None,
+    ):
         self.generator, self.history, self.max_episode_tokens = generator, history, max_episode_tokens
+        self.encoded = {} if encoded is None else encoded
+        self.on_spent, self.spent = on_spent, False
         self.prompt_ids: list[int] | None = None
         self.replies: list[list[int]] = []  # sampled ids of each turn
         self.logprobs: list[list[float]] = []
@@ -149,10 +168,14 @@ class EpisodeTokens(Agent):
 
     async def act(self, messages, tools=None, *, info=None) -> AgentOutput:
         if self.prompt_ids is None:
-            self.prompt_ids = self.generator.encode(messages, tools)
+            encode = self.generator.encode
+            self.prompt_ids = self.tokens(("prompt",), messages, tools, lambda: encode(messages, tools))
         else:
             self.observations.append(self._observation(messages, tools))
         if self.completion_length >= self.max_episode_tokens:
+            if not self.spent and self.on_spent is not None:
+                self.on_spent()
+            self.spent = True
             output = AgentOutput(text="", token_ids=[], logprobs=[])
         else:
             output = await self.generator.complete(self.context())
@@ -171,28 +194,58 @@ class EpisodeTokens(Agent):
             ids += self.replies[j] + self.observations[j]
         return ids
 
+    def tokens(self, kind: tuple, messages: list[Message], tools, tokenize) -> list[int]:
+        """`tokenize()`, run once per distinct (kind, messages, tools) among the episodes sharing `encoded`:
+        a group's episodes open with the same prompt, and observations repeat (walls, format errors).
+        Tokenizing is deterministic, so the ids are the same either way."""
+        key = (
+            kind,
+            json.dumps([m.to_openai() if isinstance(m, Message) else m for m in messages], default=str),
+            json.dumps(tools, default=str) if tools else None,
+        )
+        ids = self.encoded.get(key)
+        if ids is None:
+            ids = self.encoded[key] = tokenize()
+        return list(ids)
+
     def _observation(self, messages: list[Message], tools) -> list[int]:
         last_reply = max(i for i, m in enumerate(messages) if m.role == "assistant")
+        observation = messages[last_reply + 1 :]
         reply = self.replies[-1]
         closed = bool(reply) and reply[-1] in self.generator.eos_token_ids
         end_token = self.generator.tokenizer.convert_ids_to_tokens(reply[-1]) if closed else None
-        return observation_token_ids(
-            self.generator.tokenizer, messages[last_reply + 1 :], tools, reply_end_token=end_token
+        tokenizer = self.generator.tokenizer
+        return self.tokens(
+            ("delta", end_token),
+            observation,
+            tools,
+            lambda: observation_token_ids(tokenizer, observation, tools, reply_end_token=end_token),
         )
 
 
 class PolicyAgent(Agent):
     """Hands the rollout engine one `EpisodeTokens` per episode attempt (`start_episode`) and keeps the
-    latest of each episode, keyed by (task_id, seed, sample), for building rows afterwards."""
+    latest of each episode, keyed by (task_id, seed, sample), for building rows afterwards. `on_spent(episode)`
+    is called when an episode's token budget is spent (`LiveEpisodes.spent`)."""
 
-    def __init__(self, generator: Any, history: str | HistoryPolicy = "full", max_episode_tokens: int = 4096):
+    def __init__(
+        self,
+        generator: Any,
+        history: str | HistoryPolicy = "full",
+        max_episode_tokens: int = 4096,
+        on_spent: Any = None,
+    ):
         self.generator = generator
         self.history = HistoryPolicy.parse(history)
         self.max_episode_tokens = max_episode_tokens
+        self.on_spent = on_spent
         self.episodes: dict[tuple[str, int, int], EpisodeTokens] = {}
+        # Tokenization shared by the episodes (EpisodeTokens.tokens).
+        self.encoded: dict[tuple, list[int]] = {}
 
     def start_episode(self, episode: Episode) -> EpisodeTokens:
-        tokens = EpisodeTokens(self.generator, self.history, self.max_episode_tokens)
+        on_spent = None if self.on_spent is None else functools.partial(self.on_spent, episode)
+        tokens = EpisodeTokens(self.generator, self.history, self.max_episode_tokens, self.encoded, on_spent)
         self.episodes[(episode.task_id, episode.seed, episode.sample)] = tokens
         return tokens
 
@@ -216,6 +269,9 @@ class EpisodeRow:
     num_turns: int = 0
     token_truncated: bool = False
     rollout_error: str | None = None
+
+
+EPISODE_ROW_FIELDS = tuple(f.name for f in fields(EpisodeRow))
 
 
 def episode_row(
@@ -254,7 +310,7 @@ def episode_row(
         before = tokens.observations[k - 1] if k > 0 else []
         if not turn.token_ids or len(completion) + len(before) + len(turn.token_ids) > max_episode_tokens:
             break
-        if k > 0:
+        if k > 0:  # the last kept turn's stays None: no reply follows its observation, never tokenized
             trajectory.turns[k - 1].observation_token_ids = list(before)
         completion += before
         mask += [0] * len(before)
@@ -291,12 +347,16 @@ def policy_generator(trainer: Any, batch_size: int, executor: concurrent.futures
     sampling settings (temperature, top_p, top_k; `max_completion_length` tokens per reply).
 
     `executor` runs the blocking `generate` calls: the rollout passes one that runs them on the trainer's
-    own thread (see `RolloutLoop`).
+    own thread (see `RolloutLoop`). The episodes of a step advance in lockstep: the rollout tells the agent
+    how many are still in flight (`expect_callers`), so a turn's batch starts once each of them has asked,
+    and every prompt of a turn extends the episode's prompt and reply of the turn before, so the agent
+    continues from the previous turn's key/value cache (`reuse_cache`) instead of running the whole history
+    through the model again.
 
     This is the seam for another backend (vLLM): pass `EpisodeRollout(generator=...)` a function of
     `(trainer, batch_size, executor)` returning an object with `tokenizer`, `eos_token_ids`, `encode(messages, tools)`
     and `async complete(prompt_ids) -> AgentOutput` whose `token_ids`/`logprobs` are the exact sampled ids
-    and their log-probabilities.
+    and their log-probabilities; `expect_callers(count)`, if it has one, is told the episodes in flight.
     """
     from agentgym.agents.hf_agent import HFAgent
 
@@ -312,7 +372,8 @@ def policy_generator(trainer: Any, batch_size: int, executor: concurrent.futures
         batch_size=batch_size,
         device=str(trainer.accelerator.device),
         executor=executor,
-        batch_wait=0.05,  # episodes of a step advance in lockstep: a batch usually fills at once
+        batch_wait=0.05,  # a batch starts once every episode in flight asked; this only bounds a slow env step
+        reuse_cache=True,
     )
 
 
@@ -395,8 +456,12 @@ class EpisodeRollout:
                 if self._loop is None:
                     self._loop = RolloutLoop()
                 generator = self.generator(trainer, len(prompts), self._loop.executor)
-                agent = PolicyAgent(generator, args.history, args.max_episode_tokens)
-                backend = self._warm_backend(args, len(prompts))
+                backend = LiveEpisodes(
+                    self._warm_backend(args, len(prompts)),
+                    len(counts) * config.samples,
+                    getattr(generator, "expect_callers", None),
+                )
+                agent = PolicyAgent(generator, args.history, args.max_episode_tokens, on_spent=backend.spent)
                 result = self._loop.run(run_rollouts(agent, config, backend=backend))
             finally:
                 model.train(was_training)
@@ -426,8 +491,7 @@ class EpisodeRollout:
                 logger.warning(
                     "episode of %s failed and its group is dropped: %s", row.task_id, row.rollout_error
                 )
-        columns = [asdict(row) for row in rows]
-        return {key: [column[key] for column in columns] for key in columns[0]}
+        return {name: [getattr(row, name) for row in rows] for name in EPISODE_ROW_FIELDS}
 
 
 def _task_id(prompt: Any) -> str:
@@ -451,6 +515,55 @@ def _check_step_reward_key(key: str | None, trajectories: list[Trajectory]) -> N
         key,
         seen,
     )
+
+
+class LiveEpisodes:
+    """The environment backend of one rollout, counting the episodes that can still ask for a reply: those not
+    started yet, and those whose environment is open (the engine resets an episode's environment before its
+    first turn and releases it once the episode has ended, failed or been cancelled) and whose token budget
+    is not spent (`spent`: it plays on without sampling). Each change is passed to `notify(count)` (the
+    generator's `expect_callers`), so a turn's batch can start as soon as every live episode has asked. A
+    retried episode counts again from its new reset. Everything else is the backend's.
+    """
+
+    def __init__(self, backend: EnvBackend, episodes: int, notify: Any = None):
+        self.backend, self.notify = backend, notify
+        self.unstarted = episodes
+        self._started: set[tuple] = set()
+        self._spent: set[tuple] = set()
+        self._open: dict[int, tuple] = {}  # backend episode handle → (seed, task id)
+        self._report()
+
+    @property
+    def live(self) -> int:
+        return self.unstarted + sum(key not in self._spent for key in self._open.values())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.backend, name)
+
+    async def reset(self, episode: int, seed: int | None, options: dict[str, Any] | None) -> tuple[str, dict]:
+        key = (seed, (options or {}).get("task_id"))
+        if key not in self._started:
+            self._started.add(key)
+            self.unstarted = max(0, self.unstarted - 1)
+        self._spent.discard(key)  # a retry samples a fresh stream
+        self._open[episode] = key
+        self._report()
+        return await self.backend.reset(episode, seed, options)
+
+    def release(self, episode: int, *, discard: bool = False) -> None:
+        self._open.pop(episode, None)
+        self._report()
+        self.backend.release(episode, discard=discard)
+
+    def spent(self, episode: Episode) -> None:
+        """`episode` used its token budget: it plays its remaining turns without asking for replies."""
+        self._spent.add((episode.seed, episode.task_id))
+        self._report()
+
+    def _report(self) -> None:
+        if self.notify is not None:
+            self.notify(self.live)
 
 
 class CallerThreadExecutor(concurrent.futures.Executor):

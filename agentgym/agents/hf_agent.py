@@ -3,7 +3,12 @@
 Concurrent `act` calls queue up; one worker task takes up to `batch_size` of them, left-pads them into one
 batch and runs `model.generate` in a thread (`asyncio.to_thread`, or the `executor` given), so a slow generate never
 blocks the event loop (environment steps and other agents keep going). Requests that arrive while a batch is generating
-form the next batch.
+form the next batch. A caller that knows how many requests can still come (`expect_callers`, a trainer whose
+episodes advance in lockstep) lets a batch start as soon as all of them wait.
+
+With `reuse_cache=True`, the model's key/value cache of the last batch is kept: when every prompt of the next
+batch extends a prompt of the last one by its reply and more ids (an episode's token stream, turn after turn),
+`generate` continues from that cache and only the new ids are run through the model (see `_generate`).
 
 Token fidelity (what trainers need): `AgentOutput.token_ids` are the exact sampled completion ids (no
 padding; up to and including EOS when it was generated) and `AgentOutput.logprobs[i]` is
@@ -20,6 +25,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from agentgym.agents.base import Agent, AgentOutput
@@ -28,6 +34,7 @@ from agentgym.types import Message, Usage
 
 torch = require("torch", "hf", "HFAgent")
 transformers = require("transformers", "hf", "HFAgent")
+from transformers.cache_utils import DynamicLayer  # noqa: E402
 
 
 class HFAgent(Agent):
@@ -53,6 +60,12 @@ class HFAgent(Agent):
             loop's default pool. A trainer passes one that runs it on the training thread itself: torch ops
             on a second thread get a second OpenMP team that competes with the first for the cores (about
             3x slower generation on 2 cores, measured).
+        reuse_cache: keep the key/value cache of the last batch and continue from it when every prompt of
+            the next batch extends one of the last batch's prompt + reply (exact ids). For callers that build
+            prompts from sampled ids (a trainer's episode streams); re-encoded chats rarely extend the ids
+            exactly. The cache is held until the next batch (or `expect_callers(0)`). Models whose cache is
+            not a plain `DynamicCache` of full-attention layers (sliding windows, state-space layers) never
+            reuse it.
 
     The agent serves one event loop at a time (the batching queue belongs to the running loop).
     """
@@ -74,6 +87,7 @@ class HFAgent(Agent):
         seed: int | None = None,
         batch_wait: float = 0.0,
         executor: concurrent.futures.Executor | None = None,
+        reuse_cache: bool = False,
     ):
         _check("max_new_tokens", max_new_tokens, int, lambda v: v >= 1, "an int >= 1")
         _check("batch_size", batch_size, int, lambda v: v >= 1, "an int >= 1")
@@ -145,8 +159,10 @@ class HFAgent(Agent):
             top_k,
         )
         self.do_sample, self.batch_size, self.seed, self.batch_wait = do_sample, batch_size, seed, batch_wait
-        self.executor = executor
+        self.executor, self.reuse_cache = executor, reuse_cache
+        self.callers: int | None = None  # requests that can still come (expect_callers); None: unknown
         self.generate_calls = 0  # batches generated so far (tests check that requests were batched)
+        self._kept: _KeptBatch | None = None  # the last batch's cache (reuse_cache)
         self._pending: list[tuple[list[int], asyncio.Future]] = []
         self._batch_full: asyncio.Event | None = None  # set when batch_size requests wait (of self._loop)
         self._worker: asyncio.Task | None = None
@@ -174,11 +190,24 @@ class HFAgent(Agent):
             self._batch_full = asyncio.Event()
         future: asyncio.Future = loop.create_future()
         self._pending.append((prompt_ids, future))
-        if len(self._pending) >= self.batch_size:
+        if len(self._pending) >= self._batch_target():
             self._batch_full.set()
         if self._worker is None or self._worker.done():
             self._worker = loop.create_task(self._drain())
         return await future
+
+    def expect_callers(self, count: int | None) -> None:
+        """Say how many callers can still send a request (None: unknown, the default). A batch then starts as
+        soon as that many wait, without waiting out `batch_wait`: a trainer's episodes advance in lockstep, so
+        once every episode still in flight has asked, no other request can come. At 0, the kept cache is
+        dropped. Call it from the event loop the agent serves."""
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+            raise ConfigError(f"HFAgent expect_callers needs an int >= 0 or None, got {count!r}")
+        self.callers = count
+        if count == 0:
+            self._kept = None  # nobody can extend it any more
+        if self._batch_full is not None and self._pending and len(self._pending) >= self._batch_target():
+            self._batch_full.set()
 
     async def aclose(self) -> None:
         """Stop taking requests; the model stays loaded for whoever else holds it."""
@@ -205,9 +234,13 @@ class HFAgent(Agent):
         return f"HFAgent({source!r}, device={str(self.device)!r})"
 
     # ----- batching ---------------------------------------------------------------------------------
+    def _batch_target(self) -> int:
+        """How many waiting requests start a batch at once."""
+        return self.batch_size if self.callers is None else max(1, min(self.batch_size, self.callers))
+
     async def _drain(self) -> None:
         """Generate queued requests, `batch_size` at a time, until the queue is empty."""
-        if len(self._pending) < self.batch_size:
+        if len(self._pending) < self._batch_target():
             self._batch_full.clear()
             with contextlib.suppress(asyncio.TimeoutError):  # a zero wait still lets this tick's calls join
                 await asyncio.wait_for(self._batch_full.wait(), self.batch_wait)
@@ -236,13 +269,17 @@ class HFAgent(Agent):
                     future.set_result(output)
 
     def _generate(self, prompts: list[list[int]]) -> list[AgentOutput]:
-        """One left-padded `generate` over `prompts` (runs in a worker thread)."""
-        width = max(len(p) for p in prompts)
-        input_ids = torch.full((len(prompts), width), self.pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for row, prompt in enumerate(prompts):
-            input_ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
-            attention_mask[row, width - len(prompt) :] = 1
+        """One `generate` over `prompts` (runs in a worker thread): left-padded into one batch, or, when every
+        prompt extends a row of the kept batch (`reuse_cache`), only their new ids appended to its cache."""
+        kept, self._kept = self._kept, None
+        rows = kept.rows_for(prompts) if kept is not None else None
+        if rows is None:
+            input_ids, attention_mask = _left_padded(prompts, self.pad_token_id, self.device)
+            cache: dict[str, Any] = {}
+        else:
+            input_ids, attention_mask = kept.continued(rows, prompts, self.pad_token_id)
+            cache = {"past_key_values": kept.cache}
+        width = input_ids.shape[1]
         kwargs: dict[str, Any] = {
             "max_new_tokens": self.max_new_tokens,
             "do_sample": self.do_sample,
@@ -258,9 +295,7 @@ class HFAgent(Agent):
         with torch.random.fork_rng(**self._fork_args(), enabled=self.seed is not None):
             if self.seed is not None:
                 torch.manual_seed(self.seed + batch_index)
-            out = self.model.generate(
-                input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device), **kwargs
-            )
+            out = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **cache, **kwargs)
         sampled = out.sequences[:, width:]
         # out.scores[t] is (batch, vocab): step t's processed scores. Reduced one step at a time, so a large
         # vocabulary never needs a second (batch, steps, vocab) tensor.
@@ -284,12 +319,89 @@ class HFAgent(Agent):
                     usage=Usage(prompt_tokens=len(prompt), completion_tokens=len(ids)),
                 )
             )
+        if self.reuse_cache:
+            self._kept = _KeptBatch.after(out, attention_mask, prompts, [o.token_ids for o in outputs])
         return outputs
 
     def _fork_args(self) -> dict[str, Any]:
         if self.device.type == "cpu":
             return {"devices": []}
         return {"devices": [self.device.index or 0], "device_type": self.device.type}
+
+
+def _left_padded(prompts: list[list[int]], pad_token_id: int, device: Any) -> tuple[Any, Any]:
+    """(ids, attention mask), each (len(prompts), longest), the prompts aligned on the right."""
+    width = max(len(p) for p in prompts)
+    input_ids = torch.full((len(prompts), width), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, prompt in enumerate(prompts):
+        if prompt:
+            input_ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+            attention_mask[row, width - len(prompt) :] = 1
+    return input_ids.to(device), attention_mask.to(device)
+
+
+@dataclass
+class _KeptBatch:
+    """The key/value cache a batch's `generate` left, and what it holds row by row (`reuse_cache`).
+
+    Continuing from it gives each real id the keys, values and position it would get in a fresh pass:
+    positions come from the attention mask (its running sum), so the padding columns, masked out, shift
+    nothing.
+
+    cache: the model's cache; its length C covers the prompts and the replies, all but the last sampled step
+    ids, mask: (rows, C) the ids at the cached positions and the attention mask over them, 0 on padding: the
+        left padding and the pad ids `generate` fed a row after its EOS
+    streams: per row, the real ids in the cache in order: the prompt, then the reply as far as it was fed
+    """
+
+    cache: Any
+    ids: Any
+    mask: Any
+    streams: list[list[int]]
+
+    @classmethod
+    def after(cls, out: Any, attention_mask: Any, prompts: list[list[int]], replies: list[list[int]]):
+        """What `generate`'s output `out` leaves to continue from, or None when its cache cannot be continued
+        with padding inside (sliding windows drop by position, state-space layers fold padding in)."""
+        cache = getattr(out, "past_key_values", None)
+        if not isinstance(cache, transformers.DynamicCache) or not all(
+            type(layer) is DynamicLayer for layer in cache.layers
+        ):
+            return None
+        length, width = cache.get_seq_length(), attention_mask.shape[1]
+        generated = attention_mask.new_ones((len(prompts), out.sequences.shape[1] - width))
+        mask = torch.cat([attention_mask, generated], dim=1)[:, :length].clone()
+        for row, reply in enumerate(replies):
+            mask[row, width + len(reply) :] = 0  # pad ids fed after this row's EOS
+        fed = length - width
+        streams = [prompt + reply[:fed] for prompt, reply in zip(prompts, replies, strict=True)]
+        return cls(cache, out.sequences[:, :length], mask, streams)
+
+    def rows_for(self, prompts: list[list[int]]) -> list[int] | None:
+        """The kept row each prompt extends by at least one id (each row once), or None if one extends none."""
+        free = dict(enumerate(self.streams))
+        rows = []
+        for prompt in prompts:
+            row = next((r for r, s in free.items() if len(s) < len(prompt) and prompt[: len(s)] == s), None)
+            if row is None:
+                return None
+            rows.append(row)
+            del free[row]
+        return rows
+
+    def continued(self, rows: list[int], prompts: list[list[int]], pad_token_id: int) -> tuple[Any, Any]:
+        """`generate`'s inputs that continue the cache: the kept columns of `rows` (the cache keeps only those
+        rows, in this order), then each prompt's new ids, left-padded into one block."""
+        index = torch.tensor(rows, device=self.ids.device)
+        if rows != list(range(len(self.streams))):
+            self.cache.batch_select_indices(index)
+        new = [prompt[len(self.streams[row]) :] for prompt, row in zip(prompts, rows, strict=True)]
+        block_ids, block_mask = _left_padded(new, pad_token_id, self.ids.device)
+        return (
+            torch.cat([self.ids[index], block_ids], dim=1),
+            torch.cat([self.mask[index], block_mask], dim=1),
+        )
 
 
 def _check(name: str, value: Any, types: type | tuple[type, ...], ok: Any, expected: str) -> None:

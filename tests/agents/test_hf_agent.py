@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
 import pytest
 
@@ -105,6 +106,112 @@ async def test_concurrent_calls_are_batched(model_dir):
     outs = await asyncio.gather(*[agent.act(PROMPTS[i % 3]) for i in range(10)])
     assert len(outs) == 10 and all(o.token_ids for o in outs)
     assert agent.generate_calls == 3  # 4 + 4 + 2
+
+
+class InlineExecutor(concurrent.futures.Executor):
+    """Runs `generate` inside `submit`, so whether a batch started is known without waiting on a thread."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = concurrent.futures.Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+async def settle(ticks: int = 20) -> None:
+    for _ in range(ticks):
+        await asyncio.sleep(0)
+
+
+async def test_a_batch_starts_once_every_expected_caller_waits(model_dir):
+    """With `expect_callers`, a batch never waits out `batch_wait` (an hour here) for callers that cannot come."""
+    agent = HFAgent(model_dir, max_new_tokens=2, batch_size=8, batch_wait=3600, executor=InlineExecutor())
+    agent.expect_callers(3)
+    first = [asyncio.create_task(agent.act(p)) for p in PROMPTS]
+    second: list[asyncio.Task] = []
+    try:
+        await settle()
+        assert agent.generate_calls == 1 and all(task.done() for task in first)
+        second = [asyncio.create_task(agent.act(PROMPTS[0]))]
+        await settle()
+        assert agent.generate_calls == 1  # two callers are still live: the batch waits for the other one
+        agent.expect_callers(1)  # the other ended
+        await settle()
+        assert agent.generate_calls == 2 and second[0].done()
+        assert [len(t.result().token_ids) > 0 for t in first + second] == [True] * 4
+    finally:
+        for task in first + second:
+            task.cancel()
+    with pytest.raises(ConfigError, match="expect_callers"):
+        agent.expect_callers(-1)
+
+
+async def test_reuse_cache_continues_the_last_batch_with_the_same_logprobs(model_dir, monkeypatch):
+    """Turn 2 extends turn 1's prompts + replies (in another order, one episode gone): `generate` continues
+    from turn 1's cache, with padding inside it (left padding, and a row that stopped at EOS early), and the
+    log-probabilities still match a fresh forward pass over the whole stream."""
+    from transformers import LogitsProcessorList
+
+    agent = HFAgent(model_dir, max_new_tokens=6, temperature=0.7, seed=3, reuse_cache=True)
+    eos = agent.tokenizer.eos_token_id
+    real_generate = agent.model.generate
+    calls = []
+
+    def eos_in_row_0_at_step_1(input_ids, scores):
+        if input_ids.shape[1] == calls[0]["width"]:
+            scores[0, eos] = float("-inf")
+        elif input_ids.shape[1] == calls[0]["width"] + 1:
+            scores[0] = float("-inf")
+            scores[0, eos] = 0.0
+        return scores
+
+    def generate(**kwargs):
+        cache = kwargs.get("past_key_values")
+        calls.append(
+            {
+                "width": kwargs["input_ids"].shape[1],
+                "cache": cache,
+                "cached": cache.get_seq_length() if cache is not None else 0,
+            }
+        )
+        if len(calls) == 1:
+            kwargs["logits_processor"] = LogitsProcessorList([eos_in_row_0_at_step_1])
+        return real_generate(**kwargs)
+
+    monkeypatch.setattr(agent.model, "generate", generate)
+    prompts = [agent.encode(p) for p in PROMPTS]
+    first = await asyncio.gather(*[agent.complete(p) for p in prompts])
+    assert first[0].token_ids == [first[0].token_ids[0], eos]  # row 0 stopped early: pads fed after it
+    observation = agent.encode([Message(role="user", content="Open directions: north.")])
+    streams = [prompts[i] + first[i].token_ids + observation for i in (2, 0)]  # episode 1 ended
+    second = await asyncio.gather(*[agent.complete(s) for s in streams])
+    assert calls[0]["cache"] is None and calls[1]["cache"] is not None
+    # Only the new ids ran through the model: the observation, and the last reply id where it was not fed.
+    assert calls[1]["width"] - calls[1]["cached"] <= len(observation) + 1
+    model = agent.model
+    for stream, out in zip(streams, second, strict=True):
+        with torch.no_grad():
+            logits = model(torch.tensor([stream + out.token_ids])).logits[0, len(stream) - 1 : -1] / 0.7
+        expected = logits.float().log_softmax(-1).gather(-1, torch.tensor(out.token_ids)[:, None]).squeeze(-1)
+        torch.testing.assert_close(torch.tensor(out.logprobs), expected, atol=1e-4, rtol=0)
+
+    await agent.complete(prompts[1])  # extends no kept row: a fresh batch
+    assert calls[2]["cache"] is None
+    agent.expect_callers(0)
+    assert agent._kept is None  # nobody can continue it: released
+
+
+async def test_without_reuse_cache_every_batch_starts_fresh(model_dir, monkeypatch):
+    agent = HFAgent(model_dir, max_new_tokens=3, seed=0)
+    real_generate, caches = agent.model.generate, []
+    monkeypatch.setattr(
+        agent.model,
+        "generate",
+        lambda **kwargs: caches.append(kwargs.get("past_key_values")) or real_generate(**kwargs),
+    )
+    prompt = agent.encode(PROMPTS[1])
+    out = await agent.complete(prompt)
+    await agent.complete(prompt + out.token_ids + prompt)
+    assert caches == [None, None]
 
 
 async def test_generation_does_not_block_the_event_loop(model_dir):

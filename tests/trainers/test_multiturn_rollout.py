@@ -12,18 +12,62 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 pytest.importorskip("datasets")
 
+from agentgym.agents.hf_agent import HFAgent, _KeptBatch  # noqa: E402
+from agentgym.environments.maze.env import MazeEnv  # noqa: E402
+from agentgym.registration import register  # noqa: E402
 from agentgym.rollout import HistoryPolicy  # noqa: E402
 from agentgym.testing import build_tiny_model  # noqa: E402
 from agentgym.trainers.config import MultiTurnGRPOConfig  # noqa: E402
 from agentgym.trainers.grpo import MultiTurnGRPOTrainer  # noqa: E402
-from agentgym.trainers.rollout import EpisodeTokens, observation_token_ids  # noqa: E402
+from agentgym.trainers.rollout import EpisodeTokens, observation_token_ids, policy_generator  # noqa: E402
 from agentgym.types import Message  # noqa: E402
 
 pytestmark = pytest.mark.hf
 
 MAZE = "agentgym/Maze-v0"
+SHORT_MAZE = "test/ShortMaze-v0"
+WORDY_MAZE = "test/WordyMaze-v0"
 TASKS = ["maze-4x4-s0000000", "maze-4x4-s0000001"]
 TEMPERATURE = 0.7
+
+
+class ShortMaze(MazeEnv):
+    """The Maze, except that an episode ends after 1 + seed % 3 turns whatever the agent does."""
+
+    def _start(self, task, seed):
+        self.turns_left = 1 + (seed or 0) % 3
+        return super()._start(task, seed)
+
+    def _act(self, action):
+        observation, reward, terminated, truncated, info = super()._act(action)
+        self.turns_left -= 1
+        return observation, reward, terminated or self.turns_left == 0, truncated, info
+
+
+class WordyMaze(MazeEnv):
+    """The Maze, except that an episode with an odd seed gets every observation ten times over."""
+
+    def _start(self, task, seed):
+        self.wordy = (seed or 0) % 2 == 1
+        return super()._start(task, seed)
+
+    def _act(self, action):
+        observation, reward, terminated, truncated, info = super()._act(action)
+        return " ".join([observation] * (10 if self.wordy else 1)), reward, terminated, truncated, info
+
+
+register(
+    WORDY_MAZE,
+    entry_point="tests.trainers.test_multiturn_rollout:WordyMaze",
+    max_episode_steps=30,
+    kwargs={"width": 4, "height": 4},
+)
+register(
+    SHORT_MAZE,
+    entry_point="tests.trainers.test_multiturn_rollout:ShortMaze",
+    max_episode_steps=30,
+    kwargs={"width": 4, "height": 4},
+)
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +172,91 @@ def test_episode_is_cut_after_the_last_whole_turn_that_fits(model_dir, tmp_path)
         assert rows["token_truncated"][i] == cut
         assert rows["episode_reward"][i] == sum(turn.reward for turn in trajectory.turns[: len(spans)])
     assert any(rows["token_truncated"])
+
+
+def record_batches(monkeypatch) -> tuple[list, list]:
+    """Records (batch size, callers the agent expected) of every `generate`, and the batch size of every one
+    that continued the previous batch's cache."""
+    batches, continued = [], []
+    real_generate, real_continued = HFAgent._generate, _KeptBatch.continued
+
+    def recording_generate(self, prompts):
+        batches.append((len(prompts), self.callers))
+        return real_generate(self, prompts)
+
+    def recording_continued(self, rows, prompts, pad_token_id):
+        continued.append(len(rows))
+        return real_continued(self, rows, prompts, pad_token_id)
+
+    monkeypatch.setattr(HFAgent, "_generate", recording_generate)
+    monkeypatch.setattr(_KeptBatch, "continued", recording_continued)
+    return batches, continued
+
+
+def patient_generator(trainer, batch_size, executor):
+    generator = policy_generator(trainer, batch_size, executor)
+    generator.batch_wait = 5.0  # far longer than a turn here: a batch that waited it out was incomplete
+    return generator
+
+
+def test_each_turn_is_one_batch_of_the_episodes_still_in_flight(model_dir, tmp_path, monkeypatch):
+    """Episodes that end at different turns: every turn is one `generate` over exactly the episodes still
+    playing, started because all of them had asked (the agent knew how many were live) rather than after
+    `batch_wait`, and each turn after the first continues from the previous turn's cache."""
+    batches, continued = record_batches(monkeypatch)
+    trainer = make_trainer(
+        model_dir, tmp_path, env_id=SHORT_MAZE, max_turns=5, per_device_train_batch_size=6, num_generations=3
+    )
+    trainer.rollout.generator = patient_generator
+    rows, trajectories = play(trainer)
+    turns = [len(t.turns) for t in trajectories]
+    assert sorted(set(turns)) == [1, 2, 3], "the episodes must end at different turns"
+    live = [sum(n > k for n in turns) for k in range(max(turns))]  # episodes playing turn k
+    assert batches == [(n, n) for n in live]
+    assert continued == live[1:]
+    assert all(t.status == "ok" for t in trajectories) and rows["num_turns"] == turns
+    trainer.rollout.close()
+
+
+def test_episodes_whose_token_budget_is_spent_are_not_waited_for(model_dir, tmp_path, monkeypatch):
+    """An episode past `max_episode_tokens` plays on without asking for replies; the others' next batch does
+    not wait for it. Here spent episodes stay in flight until that batch has started, so a batch that waited
+    for them would only start after `batch_wait`, with the agent expecting more callers than it got."""
+    import asyncio
+    import threading
+
+    batches, _ = record_batches(monkeypatch)
+    second_batch = threading.Event()
+    real_act, real_generate = EpisodeTokens.act, HFAgent._generate
+
+    async def act_then_stall_if_spent(self, messages, tools=None, *, info=None):
+        output = await real_act(self, messages, tools, info=info)
+        for _ in range(3000):  # at most 30 s, should the batch never come
+            if not self.spent or second_batch.is_set():
+                break
+            await asyncio.sleep(0.01)
+        return output
+
+    def generate_then_release(self, prompts):
+        outputs = real_generate(self, prompts)
+        if len(batches) > 1:
+            second_batch.set()
+        return outputs
+
+    monkeypatch.setattr(EpisodeTokens, "act", act_then_stall_if_spent)
+    monkeypatch.setattr(HFAgent, "_generate", generate_then_release)
+    trainer = make_trainer(
+        model_dir, tmp_path, env_id=WORDY_MAZE, max_turns=3, max_completion_length=8, max_episode_tokens=40
+    )
+    trainer.rollout.generator = patient_generator
+    _, trajectories = play(trainer)
+    asked = [sum(1 for turn in t.turns if turn.token_ids) for t in trajectories]
+    assert [n > 1 for n in asked] == [
+        t.seed % 2 == 0 for t in trajectories
+    ]  # the wordy ones spent it at once
+    assert batches[:2] == [(4, 4), (2, 2)]  # turn 2: the two short-winded episodes, not the spent ones
+    assert all(size == callers for size, callers in batches)
+    trainer.rollout.close()
 
 
 class _Generator:
