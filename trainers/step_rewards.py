@@ -45,26 +45,23 @@ def build_estimator(args: Any, policy_model: Any, policy_tokenizer: Any):
     if kind == "none":
         return None
     from agentgym.verifiers.progress import estimator_class
+    from agentgym.verifiers.progress.base import ESTIMATOR_FILE
 
     cls = estimator_class(kind)
     options = dict(args.step_rewards_options or {})
     path = args.step_rewards_model
     if kind == "oprl":  # its reference is the sampling log-probs: of the distribution at this temperature
         options.setdefault("temperature", args.temperature)
-    if kind == "oprl" and path is None:
-        from agentgym.verifiers.progress.oprl import OPRLConfig
+    if kind != "oprl" or (path is not None and (Path(path) / ESTIMATOR_FILE).is_file()):
+        return cls.from_pretrained(path, **options)
+    from agentgym.verifiers.progress.oprl import OPRLConfig
 
-        estimator = cls.from_policy(policy_model, policy_tokenizer, OPRLConfig.from_dict(options))
-    elif kind == "oprl" and not (Path(path) / "progress_estimator.json").is_file():
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+    config = OPRLConfig.from_dict(options)
+    if path is None:
+        return cls.from_policy(policy_model, policy_tokenizer, config)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from agentgym.verifiers.progress.oprl import OPRLConfig
-
-        model, tokenizer = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
-        estimator = cls(model, tokenizer, OPRLConfig.from_dict(options))
-    else:
-        estimator = cls.from_pretrained(path, **options)
-    return estimator
+    return cls(AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path), config)
 
 
 def turn_step_rewards(

@@ -8,9 +8,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 
+from agentgym.agents import ExpertAgent  # noqa: E402
 from agentgym.environments.maze.env import MazeEnv  # noqa: E402
 from agentgym.errors import ConfigError  # noqa: E402
 from agentgym.registration import register  # noqa: E402
+from agentgym.rollout import RolloutConfig, rollout  # noqa: E402
 from agentgym.testing import build_tiny_model  # noqa: E402
 from agentgym.trainers.advantages import group_advantages  # noqa: E402
 from agentgym.trainers.config import MultiTurnGRPOConfig  # noqa: E402
@@ -245,3 +247,34 @@ def test_oprl_from_the_config_trains_its_prm_beside_the_policy(model_dir, tmp_pa
     pairs = logged(trainer)["oprl/pairs"]
     assert pairs[0] > 0
     assert any(not torch.equal(p, before[name]) for name, p in prm.named_parameters())
+
+
+def test_spa_from_the_config_gives_its_step_rewards(model_dir, tmp_path):
+    """A saved SPA estimator named in the config scores the batch: with its head at zero (untrained), the
+    step reward is the grounding bonus alone, grounding_weight for every action the environment executed."""
+    from agentgym.verifiers.progress.spa import SPAConfig, SPAEstimator
+
+    SPAEstimator.from_causal_lm(model_dir, config=SPAConfig(grounding_weight=0.25)).save_pretrained(
+        tmp_path / "spa"
+    )
+    trainer = make_trainer(
+        model_dir,
+        tmp_path,
+        step_rewards="spa",
+        step_rewards_model=str(tmp_path / "spa"),
+        step_reward_weight=1.0,
+    )
+    assert isinstance(trainer.progress_estimator, SPAEstimator)
+    trainer.model.train()
+    batch = [{"prompt": task, "task_id": task} for task in TASKS for _ in range(2)]
+    trainer._generate_and_score_completions(batch)  # plays the episodes; TRL adds their fields to `batch`
+    rewards = trainer._turn_rewards(batch, "train", 2)
+    for row, trajectory in zip(rewards, trainer.rollout.last_trajectories, strict=True):
+        kept = trajectory.turns[: len(row)]
+        assert row == [0.25 * (turn.action_valid is True) for turn in kept]
+    # the untrained policy rarely makes a valid move; the expert always does
+    expert = rollout(
+        ExpertAgent(), RolloutConfig(MAZE, split="train", task_ids=[TASKS[0]], workers=0, progress=False)
+    )
+    turns = expert.trajectories[0].turns
+    assert trainer.progress_estimator.step_rewards(expert.trajectories[0]) == [0.25] * len(turns)
