@@ -7,6 +7,7 @@ agentgym eval agentgym/TextWorld-v0 --agent openai --model M --base-url URL -n 1
 agentgym sft runs/x/trajectories.jsonl --model M --out runs/sft
 agentgym train CONFIG.yaml [--resume]
 agentgym progress train spa --trajectories runs/x/trajectories.jsonl --model M --out runs/spa
+agentgym progress train oprl --trajectories runs/x/trajectories.jsonl --model M --out runs/prm
 agentgym progress score --estimator runs/spa --trajectories runs/y/trajectories.jsonl
 agentgym webshop serve [--port 3000]
 agentgym sandbox gc [--all-runs | --run-id ID] [--dry-run]

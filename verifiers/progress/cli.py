@@ -1,6 +1,7 @@
 """`agentgym progress`: train step-level progress estimators on collected trajectories, and score episodes.
 
 agentgym progress train spa --trajectories runs/x/trajectories.jsonl --model MODEL --out runs/spa [--epochs 3]
+agentgym progress train oprl --trajectories runs/x/trajectories.jsonl --model MODEL --out runs/prm
 agentgym progress score --estimator runs/spa --trajectories runs/y/trajectories.jsonl
 
 `train KIND` has one subcommand per estimator kind (`TRAIN_COMMANDS`); each adds its Config's fields as
@@ -60,8 +61,28 @@ def add_spa_train_parser(kinds: Any) -> None:
     p.set_defaults(func=cmd_train_spa, config_class=SPAConfig)
 
 
+def add_oprl_train_parser(kinds: Any) -> None:
+    from agentgym.verifiers.progress.oprl import OPRLConfig
+
+    p = kinds.add_parser(
+        "oprl",
+        help="OPRL: an implicit process reward model from preferences between episodes of the same task",
+        description="Online process reward learning, offline: episodes of each task are grouped, better ones "
+        "paired with worse ones, and the PRM (a causal LM) is trained with the trajectory-level DPO loss. "
+        "Training beside a policy is the trainer's `step_rewards: oprl`.",
+    )
+    add_common_train_arguments(p, model_help="causal LM path the PRM starts from (usually the policy)")
+    p.add_argument("--epochs", type=int, default=1, help="passes over the task groups (default: 1)")
+    p.add_argument("--groups-per-update", type=int, default=4, help="task groups per update (default: 4)")
+    add_config_arguments(p, OPRLConfig)
+    p.set_defaults(func=cmd_train_oprl, config_class=OPRLConfig)
+
+
 #: `agentgym progress train KIND`: estimator kind -> function adding its subcommand to the KIND subparsers.
-TRAIN_COMMANDS: dict[str, Callable[[Any], None]] = {"spa": add_spa_train_parser}
+TRAIN_COMMANDS: dict[str, Callable[[Any], None]] = {
+    "spa": add_spa_train_parser,
+    "oprl": add_oprl_train_parser,
+}
 
 
 def add_common_train_arguments(parser: argparse.ArgumentParser, model_help: str) -> None:
@@ -96,7 +117,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_class: type) ->
             )
             continue
         args = [a for a in typing.get_args(kind) if a is not type(None)]
-        convert = args[0] if args else kind
+        convert = _bool_or_word if set(args) == {bool, str} else (args[0] if args else kind)
         group.add_argument(
             *flags,
             dest=f.name,
@@ -105,6 +126,11 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_class: type) ->
             metavar=f.name.upper(),
             help=help_text,
         )
+
+
+def _bool_or_word(text: str) -> bool | str:
+    """A field that is True, False or a word (e.g. `use_policy_tokens`: true, false or auto)."""
+    return {"true": True, "false": False}.get(text.lower(), text)
 
 
 def config_from_args(args: argparse.Namespace, config_class: type) -> Any:
@@ -143,6 +169,28 @@ def cmd_train_spa(args: argparse.Namespace) -> int:
     print(
         f"fit on the training episodes: mse {fit['loss']:.4f}, correlation of sum(c_t) with outcome {correlation}"
     )
+    print(f"Estimator saved to {args.out}")
+    return 0
+
+
+def cmd_train_oprl(args: argparse.Namespace) -> int:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from agentgym.verifiers.progress.base import usable
+    from agentgym.verifiers.progress.oprl import OPRLEstimator, preference_pairs
+
+    config = config_from_args(args, args.config_class)
+    data = usable(read_trajectories(args.trajectories))
+    estimator = OPRLEstimator(
+        AutoModelForCausalLM.from_pretrained(args.model), AutoTokenizer.from_pretrained(args.model), config
+    )
+    history = estimator.train_offline(
+        data, epochs=args.epochs, groups_per_update=args.groups_per_update, progress=not args.no_progress
+    )
+    estimator.save_pretrained(args.out)
+    accuracy = estimator.preference_accuracy(preference_pairs(data))
+    print(f"{len(history)} updates; last loss {history[-1]['oprl/loss']:.4f}")
+    print(f"preference accuracy on the training pairs: {accuracy:.3f}")
     print(f"Estimator saved to {args.out}")
     return 0
 

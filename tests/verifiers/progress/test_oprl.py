@@ -269,3 +269,24 @@ def test_train_offline_learns_from_tasks_with_mixed_outcomes(other_model_dir, mi
     won = [t for t in mixed_trajectories if t.success]
     with pytest.raises(NoContrastError):
         estimator.train_offline(won, progress=False)
+
+
+def test_cli_trains_an_oprl_estimator_that_scores_episodes(
+    mixed_trajectories, tiny_model_dir, tmp_path, capsys
+):
+    from agentgym.cli import main
+    from agentgym.types import write_jsonl
+
+    data = tmp_path / "trajectories.jsonl"
+    write_jsonl(data, mixed_trajectories)
+    out = tmp_path / "prm"
+    argv = ["progress", "train", "oprl", "--trajectories", str(data), "--model", str(tiny_model_dir)]
+    argv += ["--out", str(out), "--no-progress", "--beta", "0.2", "--learning-rate", "1e-3"]
+    argv += ["--use-policy-tokens", "false", "--epochs", "2"]
+    assert main(argv) == 0
+    assert "preference accuracy" in capsys.readouterr().out
+    estimator = OPRLEstimator.from_pretrained(out)
+    assert estimator.config.beta == 0.2 and estimator.config.use_policy_tokens is False
+    assert main(["progress", "score", "--estimator", str(out), "--trajectories", str(data)]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert len(rows) == len(mixed_trajectories)
