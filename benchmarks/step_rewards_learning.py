@@ -10,10 +10,11 @@ seed:
    1, a mix of wins and losses); `train_spa` fits a scalar head on the SFT model's backbone so that
    ``Σ_t c_t`` regresses to the outcome. The correlation of its ``c_t`` with the Maze's true progress (the
    decrease in distance to the exit) on held-out episodes is printed.
-3. Three RL runs of `--steps` optimizer steps with the same rollout batches' size (4 tasks × groups of 8,
-   each batch used for `--iterations` updates): `outcome` (episode advantage only), `spa`
-   (``A = A^E + w·A^S`` with SPA's step rewards, w = `--step-weight`) and `oprl` (the same with OPRL's
-   implicit PRM, started from the SFT policy and trained online from each batch's groups).
+3. RL runs of `--steps` optimizer steps with the same rollout batches' size (4 tasks × groups of 8, each
+   batch used for `--iterations` updates): `outcome` (episode advantage only), `spa` (``A = A^E + w·A^S``
+   with SPA's step rewards, w = `--step-weight`), `oprl` (the same with OPRL's implicit PRM, started from
+   the SFT policy and trained online from each batch's groups) and, with `--arms`, `spa_gated` (SPA's step
+   rewards through a gated chain: they count only in episodes that reached the exit).
 4. Greedy success on `--test-tasks` test tasks (disjoint from train) before and after RL; the training
    success curve (one point per rollout batch) shows the rate at equal samples.
 
@@ -105,6 +106,13 @@ def reinforce(start: Path, out: Path, seed: int, arm: str, args, spa_dir: Path |
             "step_rewards_model": str(spa_dir),
             "step_reward_weight": args.step_weight,
         }
+    elif arm == "spa_gated":  # SPA's step rewards count only in episodes that reached the exit (G-RA)
+        step = {
+            "step_rewards": "spa",
+            "step_rewards_model": str(spa_dir),
+            "step_reward_weight": args.step_weight,
+            "step_reward_gates": [["success", 1.0, 1.0], ["spa", 1.0]],
+        }
     elif arm == "oprl":
         step = {
             "step_rewards": "oprl",
@@ -173,7 +181,7 @@ def main() -> None:
             before = test_success(start, args.test_tasks)
             spa = (
                 fit_spa(start, work / "spa", seed, args.spa_tasks, args.spa_samples, args.spa_epochs)
-                if "spa" in arms
+                if any(arm.startswith("spa") for arm in arms)
                 else {}
             )
             for arm in arms:
@@ -191,7 +199,7 @@ def main() -> None:
                     "rl_wall_s": round(wall, 1),
                     "sft_cpu_s": round(sft_cpu, 1),
                     "train_success_curve": [round(e["episode/success_rate"], 3) for e in history],
-                    **(spa if arm == "spa" else {}),
+                    **(spa if arm.startswith("spa") else {}),
                 }
                 if arm == "oprl":
                     accuracy = [e["oprl/accuracy"] for e in history if "oprl/accuracy" in e]
