@@ -96,9 +96,17 @@ def warm_start(
 
 
 def reinforce(
-    start: Path, out: Path, seed: int, steps: int, epo: bool, learning_rate: float, iterations: int
+    start: Path,
+    out: Path,
+    seed: int,
+    steps: int,
+    epo: bool,
+    learning_rate: float,
+    iterations: int,
+    **config_overrides,
 ):
-    """Multi-turn GRPO from `start`; returns the trainer (its log history) and wall/CPU seconds."""
+    """Multi-turn GRPO from `start`; returns the trainer (its log history) and wall/CPU seconds.
+    `config_overrides` are further `MultiTurnGRPOConfig` fields (step rewards, say)."""
     wall, cpu = time.perf_counter(), time.process_time()
     args = MultiTurnGRPOConfig(
         output_dir=str(out),
@@ -121,6 +129,7 @@ def reinforce(
         report_to="none",
         save_strategy="no",
         disable_tqdm=True,
+        **config_overrides,
     )
     trainer = MultiTurnGRPOTrainer(str(start), args=args)
     trainer.train()

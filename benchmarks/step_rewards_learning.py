@@ -20,7 +20,7 @@ seed:
 
 Prints one JSON line per run and a summary with the means over seeds, side by side.
 
-    python benchmarks/step_rewards_learning.py [--seeds 0 1 2] [--steps 400] [--arms outcome,spa,oprl]
+    python benchmarks/step_rewards_learning.py [--seeds 0 1 2] [--steps 300] [--arms outcome,spa,oprl]
 """
 
 from __future__ import annotations
@@ -38,12 +38,12 @@ os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-from multiturn_learning import ENV_ID, ENV_KWARGS, MAX_TURNS, test_success, warm_start  # noqa: E402
+from multiturn_learning import ENV_ID, ENV_KWARGS, MAX_TURNS, test_success, warm_start
+from multiturn_learning import reinforce as reinforce_grpo  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
 from agentgym.agents import HFAgent  # noqa: E402
 from agentgym.rollout import RolloutConfig, rollout  # noqa: E402
-from agentgym.trainers import MultiTurnGRPOConfig, MultiTurnGRPOTrainer  # noqa: E402
 from agentgym.verifiers.progress.spa import SPAConfig, pearson, train_spa  # noqa: E402
 
 
@@ -97,8 +97,8 @@ def fit_spa(start: Path, out: Path, seed: int, tasks: int, samples: int, epochs:
 
 
 def reinforce(start: Path, out: Path, seed: int, arm: str, args, spa_dir: Path | None):
-    """One RL run of `arm`; returns the trainer and wall/CPU seconds."""
-    wall, cpu = time.perf_counter(), time.process_time()
+    """One RL run of `arm` (`multiturn_learning.reinforce` with the arm's step rewards); returns the trainer
+    and wall/CPU seconds."""
     step = {}
     if arm == "spa":
         step = {
@@ -119,39 +119,14 @@ def reinforce(start: Path, out: Path, seed: int, arm: str, args, spa_dir: Path |
             "step_reward_weight": args.step_weight,
             "step_rewards_options": {"beta": args.oprl_beta, "learning_rate": args.oprl_learning_rate},
         }
-    config = MultiTurnGRPOConfig(
-        output_dir=str(out),
-        env_id=ENV_ID,
-        env_kwargs=ENV_KWARGS,
-        max_turns=MAX_TURNS,
-        per_device_train_batch_size=32,
-        num_generations=8,
-        max_completion_length=4,
-        max_episode_tokens=256,
-        temperature=1.0,
-        learning_rate=args.learning_rate,
-        num_iterations=args.iterations,
-        max_steps=args.steps,
-        seed=seed,
-        use_cpu=True,
-        bf16=False,
-        logging_steps=1,
-        report_to="none",
-        save_strategy="no",
-        disable_tqdm=True,
-        **step,
-    )
-    trainer = MultiTurnGRPOTrainer(str(start), args=config)
-    trainer.train()
-    trainer.save_model(str(out / "final"))
-    return trainer, time.perf_counter() - wall, time.process_time() - cpu
+    return reinforce_grpo(start, out, seed, args.steps, False, args.learning_rate, args.iterations, **step)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--arms", default="outcome,spa,oprl")
-    parser.add_argument("--steps", type=int, default=400, help="optimizer steps of RL per arm")
+    parser.add_argument("--steps", type=int, default=300, help="optimizer steps of RL per arm")
     parser.add_argument("--iterations", type=int, default=4, help="updates per rollout batch (GRPO's μ)")
     parser.add_argument("--learning-rate", type=float, default=3e-4)
     parser.add_argument("--step-weight", type=float, default=0.5, help="w in A = A^E + w·A^S")
