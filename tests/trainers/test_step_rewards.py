@@ -20,6 +20,7 @@ from agentgym.trainers.grpo import MultiTurnGRPOTrainer, episode_reward  # noqa:
 from agentgym.trainers.step_rewards import gated_chain, turn_step_rewards  # noqa: E402
 from agentgym.types import Trajectory, Turn  # noqa: E402
 from agentgym.verifiers.progress import ProgressEstimator  # noqa: E402
+from tests.trainers.test_grpo_trainer import logged  # noqa: E402
 
 pytestmark = pytest.mark.hf
 
@@ -134,14 +135,6 @@ def make_trainer(model_dir, tmp_path, estimator=None, reward_funcs=None, **overr
         progress_estimator=estimator,
         reward_funcs=reward_funcs,
     )
-
-
-def logged(trainer) -> dict[str, list]:
-    keys: dict[str, list] = {}
-    for entry in trainer.state.log_history:
-        for key, value in entry.items():
-            keys.setdefault(key, []).append(value)
-    return keys
 
 
 def test_an_online_estimator_learns_from_each_batch_then_sets_the_step_advantages(model_dir, tmp_path):
