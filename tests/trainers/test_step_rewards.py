@@ -227,8 +227,8 @@ def test_oprl_from_the_config_trains_its_prm_beside_the_policy(model_dir, tmp_pa
         tmp_path,
         env_id=PARITY,
         max_turns=1,
-        per_device_train_batch_size=8,
-        num_generations=4,
+        per_device_train_batch_size=16,  # two groups of 8: both tie (no pairs) once in about 16,000 runs
+        num_generations=8,
         step_rewards="oprl",
         step_reward_weight=1.0,
         step_rewards_options={"learning_rate": 1e-2},
