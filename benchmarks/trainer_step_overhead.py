@@ -14,7 +14,9 @@ after the other; `--rounds N` alternates them N times (each round trains both fo
 pools the timed steps of all rounds, so that both see the same machine load, and lists each round's ratio.
 The target is a ratio of at most 1.3.
 
-The split, per step (medians): `generate_s` is the time inside the model's `generate` calls; for the
+The split, per step (medians): `generate_s` is the time spent sampling: inside `generate` for the plain
+trainer; for the multi-turn trainer, inside its generator's batches (`HFAgent._generate`: agentgym's own
+sampling loop, which reproduces `generate` without its per-call setup, and reading its output). For the
 multi-turn trainer, `rollout_other_s` is the rest of the rollout (environment steps, tokenizing observations,
 hand-offs between the rollout's event loop and the training thread, building the rows); `rest_s` is the
 rest of the step (rewards, advantages, the loss's forward and backward passes, the optimizer step).
@@ -46,6 +48,7 @@ import datasets  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 from trl import GRPOConfig, GRPOTrainer  # noqa: E402
 
+from agentgym.agents.hf_agent import HFAgent  # noqa: E402
 from agentgym.testing import build_tiny_model  # noqa: E402
 from agentgym.trainers import MultiTurnGRPOConfig, MultiTurnGRPOTrainer  # noqa: E402
 
@@ -171,7 +174,10 @@ def main() -> None:
                 **common(os.path.join(tmp, "multi"), args.steps),
             ),
         )
-        multi_timer.watches["generate"] = multi.model.generate = Stopwatch(multi.model.generate)
+        # The multi-turn trainer samples through HFAgent (its own loop where it reproduces generate): time its
+        # batches, which include reading their outputs.
+        sampling = multi_timer.watches["generate"] = Stopwatch(HFAgent._generate)
+        HFAgent._generate = lambda agent, prompts: sampling(agent, prompts)
         multi_timer.watches["rollout"] = multi.rollout_func = Stopwatch(multi.rollout_func)
         for _ in range(args.rounds):
             plain.train()

@@ -36,6 +36,8 @@ torch = require("torch", "hf", "HFAgent")
 transformers = require("transformers", "hf", "HFAgent")
 from transformers.cache_utils import DynamicLayer  # noqa: E402
 
+from agentgym.agents import sampling  # noqa: E402
+
 
 class HFAgent(Agent):
     """A local Hugging Face causal LM behind the Agent interface.
@@ -65,7 +67,9 @@ class HFAgent(Agent):
             prompts from sampled ids (a trainer's episode streams); re-encoded chats rarely extend the ids
             exactly. The cache is held until the next batch (or `expect_callers(0)`). Models whose cache is
             not a plain `DynamicCache` of full-attention layers (sliding windows, state-space layers) never
-            reuse it.
+            reuse it. With it, replies are also sampled by `agentgym.agents.sampling`, a lean loop that gives
+            exactly what `generate` gives (same ids for the same RNG state, same log-probs) without its per-call
+            setup, for every model and setting it reproduces; others use `generate`.
 
     The agent serves one event loop at a time (the batching queue belongs to the running loop).
     """
@@ -160,6 +164,8 @@ class HFAgent(Agent):
         )
         self.do_sample, self.batch_size, self.seed, self.batch_wait = do_sample, batch_size, seed, batch_wait
         self.executor, self.reuse_cache = executor, reuse_cache
+        # The trainer's path samples with agentgym's own loop where it reproduces generate (sampling.py).
+        self._own_loop = reuse_cache and sampling.supported(self.model)
         self.callers: int | None = None  # requests that can still come (expect_callers); None: unknown
         self.generate_calls = 0  # batches generated so far (tests check that requests were batched)
         self._kept: _KeptBatch | None = None  # the last batch's cache (reuse_cache)
@@ -295,17 +301,38 @@ class HFAgent(Agent):
         with torch.random.fork_rng(**self._fork_args(), enabled=self.seed is not None):
             if self.seed is not None:
                 torch.manual_seed(self.seed + batch_index)
-            out = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **cache, **kwargs)
+            if self._own_loop:
+                with torch.no_grad():
+                    out = sampling.sample(
+                        self.model,
+                        input_ids,
+                        attention_mask,
+                        past_key_values=cache.get("past_key_values"),
+                        max_new_tokens=self.max_new_tokens,
+                        eos_token_ids=sorted(self.eos_token_ids),
+                        pad_token_id=self.pad_token_id,
+                        do_sample=self.do_sample,
+                        temperature=float(self.temperature),
+                        top_k=self.top_k,
+                        top_p=float(self.top_p),
+                    )
+            else:
+                out = self.model.generate(
+                    input_ids=input_ids, attention_mask=attention_mask, **cache, **kwargs
+                )
         sampled = out.sequences[:, width:]
-        # out.scores[t] is (batch, vocab): step t's processed scores. Reduced one step at a time, so a large
-        # vocabulary never needs a second (batch, steps, vocab) tensor.
-        token_logprobs = torch.stack(
-            [
-                step.float().log_softmax(-1).gather(-1, sampled[:, t : t + 1]).squeeze(-1)
-                for t, step in enumerate(out.scores)
-            ],
-            dim=1,
-        ).cpu()
+        if self._own_loop:
+            token_logprobs = out.logprobs.float().cpu()
+        else:
+            # out.scores[t] is (batch, vocab): step t's processed scores. Reduced one step at a time, so a large
+            # vocabulary never needs a second (batch, steps, vocab) tensor.
+            token_logprobs = torch.stack(
+                [
+                    step.float().log_softmax(-1).gather(-1, sampled[:, t : t + 1]).squeeze(-1)
+                    for t, step in enumerate(out.scores)
+                ],
+                dim=1,
+            ).cpu()
         outputs = []
         for row, prompt in enumerate(prompts):
             ids = sampled[row].tolist()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 
 import pytest
 
@@ -145,57 +146,62 @@ async def test_a_batch_starts_once_every_expected_caller_waits(model_dir):
         agent.expect_callers(-1)
 
 
-async def test_reuse_cache_continues_the_last_batch_with_the_same_logprobs(model_dir, monkeypatch):
-    """Turn 2 extends turn 1's prompts + replies (in another order, one episode gone): `generate` continues
-    from turn 1's cache, with padding inside it (left padding, and a row that stopped at EOS early), and the
-    log-probabilities still match a fresh forward pass over the whole stream."""
-    from transformers import LogitsProcessorList
+@pytest.mark.parametrize("own_loop", [True, False], ids=["own-loop", "generate"])
+async def test_reuse_cache_continues_the_last_batch_with_the_same_logprobs(model_dir, monkeypatch, own_loop):
+    """Turn 2 extends turn 1's prompts + replies (in another order, one episode gone): sampling continues from
+    turn 1's cache, with padding inside it (left padding, and a row that stopped at EOS early), and the
+    log-probabilities still match a fresh forward pass over the whole stream. Both samplers: agentgym's own
+    loop (what `reuse_cache` uses for this model) and `generate` (for models the loop does not cover)."""
+    from agentgym.agents import sampling
 
+    if not own_loop:
+        monkeypatch.setattr(sampling, "supported", lambda model: False)
     agent = HFAgent(model_dir, max_new_tokens=6, temperature=0.7, seed=3, reuse_cache=True)
+    assert agent._own_loop is own_loop
     eos = agent.tokenizer.eos_token_id
-    real_generate = agent.model.generate
-    calls = []
+    real_forward = agent.model.forward
+    forwards = []  # per forward pass: (batch number, ids run through the model, cached length before)
 
-    def eos_in_row_0_at_step_1(input_ids, scores):
-        if input_ids.shape[1] == calls[0]["width"]:
-            scores[0, eos] = float("-inf")
-        elif input_ids.shape[1] == calls[0]["width"] + 1:
-            scores[0] = float("-inf")
-            scores[0, eos] = 0.0
-        return scores
-
-    def generate(**kwargs):
+    @functools.wraps(real_forward)  # generate reads the signature to decide which inputs (positions) to pass
+    def forward(*args, **kwargs):
         cache = kwargs.get("past_key_values")
-        calls.append(
-            {
-                "width": kwargs["input_ids"].shape[1],
-                "cache": cache,
-                "cached": cache.get_seq_length() if cache is not None else 0,
-            }
+        ids = kwargs["input_ids"]
+        forwards.append(
+            (agent.generate_calls, ids.shape[1], cache.get_seq_length() if cache is not None else 0)
         )
-        if len(calls) == 1:
-            kwargs["logits_processor"] = LogitsProcessorList([eos_in_row_0_at_step_1])
-        return real_generate(**kwargs)
+        out = real_forward(*args, **kwargs)
+        step = sum(1 for batch, *_ in forwards if batch == 1)
+        if agent.generate_calls == 1 and step == 1:
+            out.logits[0, -1, eos] = float("-inf")  # row 0: no EOS at its first step...
+        elif agent.generate_calls == 1 and step == 2:
+            out.logits[0, -1] = float("-inf")  # ...and EOS for sure at its second
+            out.logits[0, -1, eos] = 0.0
+        return out
 
-    monkeypatch.setattr(agent.model, "generate", generate)
+    monkeypatch.setattr(agent.model, "forward", forward)
     prompts = [agent.encode(p) for p in PROMPTS]
     first = await asyncio.gather(*[agent.complete(p) for p in prompts])
     assert first[0].token_ids == [first[0].token_ids[0], eos]  # row 0 stopped early: pads fed after it
+    assert first[0].logprobs[1] == 0.0  # all mass was on EOS
     observation = agent.encode([Message(role="user", content="Open directions: north.")])
     streams = [prompts[i] + first[i].token_ids + observation for i in (2, 0)]  # episode 1 ended
     second = await asyncio.gather(*[agent.complete(s) for s in streams])
-    assert calls[0]["cache"] is None and calls[1]["cache"] is not None
+    batch_1 = [f for f in forwards if f[0] == 1]
+    batch_2 = [f for f in forwards if f[0] == 2]
+    assert batch_1[0][2] == 0 and batch_2[0][2] > 0  # turn 2 started from turn 1's cache
     # Only the new ids ran through the model: the observation, and the last reply id where it was not fed.
-    assert calls[1]["width"] - calls[1]["cached"] <= len(observation) + 1
+    assert batch_2[0][1] <= len(observation) + 1
     model = agent.model
     for stream, out in zip(streams, second, strict=True):
         with torch.no_grad():
-            logits = model(torch.tensor([stream + out.token_ids])).logits[0, len(stream) - 1 : -1] / 0.7
+            logits = (
+                model(input_ids=torch.tensor([stream + out.token_ids])).logits[0, len(stream) - 1 : -1] / 0.7
+            )
         expected = logits.float().log_softmax(-1).gather(-1, torch.tensor(out.token_ids)[:, None]).squeeze(-1)
         torch.testing.assert_close(torch.tensor(out.logprobs), expected, atol=1e-4, rtol=0)
 
     await agent.complete(prompts[1])  # extends no kept row: a fresh batch
-    assert calls[2]["cache"] is None
+    assert [f for f in forwards if f[0] == 3][0][2] == 0
     agent.expect_callers(0)
     assert agent._kept is None  # nobody can continue it: released
 
