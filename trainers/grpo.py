@@ -103,6 +103,26 @@ def turn_index_tensor(turn_spans: Sequence[Sequence[tuple[int, int]]], width: in
     return ids
 
 
+def drop_stale_input_grad_hooks(model: torch.nn.Module) -> int:
+    """Remove the input-embedding hooks that gradient checkpointing left behind; returns how many.
+
+    TRL turns gradient checkpointing off and on around generation and scoring, every step. Each time
+    transformers turns it on, it adds a forward hook to the input embeddings (so their output requires grad),
+    and turning it off leaves that hook in place for a model without adapters: without this, every forward
+    pass of step n runs n hooks, and a long run slows down step after step. The hooks the model holds now
+    (`_require_grads_hooks`) stay."""
+    current = {handle.id for handle in getattr(model, "_require_grads_hooks", None) or []}
+    dropped = 0
+    for module in model.modules():
+        for key, hook in list(module._forward_hooks.items()):
+            if getattr(hook, "__name__", "") == "make_inputs_require_grads" and key not in current:
+                module._forward_hooks.pop(key)
+                module._forward_hooks_with_kwargs.pop(key, None)
+                module._forward_hooks_always_called.pop(key, None)
+                dropped += 1
+    return dropped
+
+
 class MultiTurnGRPOTrainer(GRPOTrainer):
     """GRPO on whole episodes of an agentgym environment (see the module docstring).
 
@@ -230,6 +250,7 @@ class MultiTurnGRPOTrainer(GRPOTrainer):
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         # TRL's step: rollout, rewards, (B,) advantages; it also merges the rollout's fields into `inputs`.
         output = super()._generate_and_score_completions(inputs)
+        drop_stale_input_grad_hooks(self.accelerator.unwrap_model(self.model))
         mode = "train" if self.model.training else "eval"
         group_size = (
             self.num_generations if mode == "train" else (self.num_generations_eval or self.num_generations)

@@ -106,6 +106,10 @@ def test_two_optimizer_steps_on_maze_change_the_parameters(
     assert trainer.state.global_step == 2
     changed = [name for name, p in trainer.model.named_parameters() if not torch.equal(p, before[name])]
     assert changed
+    # Gradient checkpointing (TRL's default) is turned off and on around each step's sampling and scoring; the
+    # input-embedding hook every turn-on adds must not pile up (one more per step, run by every forward pass).
+    assert trainer.args.gradient_checkpointing
+    assert len(trainer.accelerator.unwrap_model(trainer.model).get_input_embeddings()._forward_hooks) == 1
     logs = logged(trainer)
     assert len(logs["loss"]) == 2
     assert {
