@@ -60,6 +60,9 @@ from agentgym.types import Message, Trajectory
 
 logger = logging.getLogger(__name__)
 
+#: Most tokenized texts an `EpisodeRollout` keeps across steps before it starts afresh.
+ENCODED_LIMIT = 20_000
+
 #: Stands in for an assistant reply when rendering the chat template, to find where the reply's text ends.
 REPLY_SENTINEL = "\u2063agentgym-reply\u2063"
 
@@ -234,14 +237,15 @@ class PolicyAgent(Agent):
         history: str | HistoryPolicy = "full",
         max_episode_tokens: int = 4096,
         on_spent: Any = None,
+        encoded: dict[tuple, list[int]] | None = None,
     ):
         self.generator = generator
         self.history = HistoryPolicy.parse(history)
         self.max_episode_tokens = max_episode_tokens
         self.on_spent = on_spent
         self.episodes: dict[tuple[str, int, int], EpisodeTokens] = {}
-        # Tokenization shared by the episodes (EpisodeTokens.tokens).
-        self.encoded: dict[tuple, list[int]] = {}
+        # Tokenization shared by the episodes (EpisodeTokens.tokens); a caller may keep it across rollouts.
+        self.encoded: dict[tuple, list[int]] = {} if encoded is None else encoded
 
     def start_episode(self, episode: Episode) -> EpisodeTokens:
         on_spent = None if self.on_spent is None else functools.partial(self.on_spent, episode)
@@ -389,6 +393,10 @@ class EpisodeRollout:
     def __init__(self, generator=policy_generator):
         self.generator = generator
         self.last_trajectories: list[Trajectory] = []  # of the latest call, for inspection and tests
+        # Tokenized prompts and observation deltas, kept across steps (tasks and observations recur), for the
+        # tokenizer they were made with; emptied when it grows past ENCODED_LIMIT entries.
+        self._encoded: dict[tuple, list[int]] = {}
+        self._encoded_by: Any = None
         self._loop: RolloutLoop | None = None
         self._backend: EnvBackend | None = None
         self._backend_key: tuple | None = None
@@ -461,7 +469,15 @@ class EpisodeRollout:
                     len(counts) * config.samples,
                     getattr(generator, "expect_callers", None),
                 )
-                agent = PolicyAgent(generator, args.history, args.max_episode_tokens, on_spent=backend.spent)
+                if self._encoded_by is not generator.tokenizer or len(self._encoded) > ENCODED_LIMIT:
+                    self._encoded, self._encoded_by = {}, generator.tokenizer
+                agent = PolicyAgent(
+                    generator,
+                    args.history,
+                    args.max_episode_tokens,
+                    on_spent=backend.spent,
+                    encoded=self._encoded,
+                )
                 result = self._loop.run(run_rollouts(agent, config, backend=backend))
             finally:
                 model.train(was_training)

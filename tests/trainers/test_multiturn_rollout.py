@@ -323,14 +323,23 @@ def test_rollouts_reuse_warm_environments_generate_on_the_callers_thread_and_rel
         generate_threads.append(threading.current_thread())
         return real_generate(self, prompts)
 
+    encoded, real_encode = [], HFAgent.encode
+
+    def counting_encode(self, messages, tools=None):
+        encoded.append(messages)
+        return real_encode(self, messages, tools)
+
     monkeypatch.setattr(workers.EnvFactory, "__call__", counting_factory)
     monkeypatch.setattr(HFAgent, "_generate", recording_generate)
+    monkeypatch.setattr(HFAgent, "encode", counting_encode)
     trainer = make_trainer(model_dir, tmp_path)
     play(trainer)
     first = len(built)
     assert first >= 1
+    assert len(encoded) == len(TASKS)  # each task's opening prompt, once for its group
     play(trainer)
     assert len(built) == first, "the second step must reuse the first step's environments"
+    assert len(encoded) == len(TASKS), "the same tasks' prompts are tokenized once across steps"
     assert generate_threads and set(generate_threads) == {threading.main_thread()}
     loop_thread = trainer.rollout._loop._thread
     assert loop_thread.is_alive()
