@@ -48,8 +48,17 @@ class MultiTurnGRPOConfig(GRPOConfig):
     env_workers: int = field(
         default=0,
         metadata={
-            "help": "Environment worker processes for rollouts; 0 steps environments in threads of this process "
-            "(right for fast, pure-Python environments)."
+            "help": "Environment worker processes for rollouts; 0 steps environments in this process "
+            "(right for fast, pure-Python environments), in `env_threads` threads."
+        },
+    )
+    env_threads: int | None = field(
+        default=None,
+        metadata={
+            "help": "With env_workers 0: threads that step the environments (None: one per episode of a "
+            "batch), or 0 to step them on the rollout's event loop itself, which saves a hand-off per step "
+            "for environments whose steps are fast and hold the GIL (Maze); a slow step then holds up the "
+            "other episodes."
         },
     )
     train_split: str = field(
@@ -190,6 +199,12 @@ class MultiTurnGRPOConfig(GRPOConfig):
                 raise ConfigError(f"env_id: {exc}") from exc
         self.env_kwargs = _dict_field("env_kwargs", self.env_kwargs)
         _check_int("env_workers", self.env_workers, minimum=0)
+        _check_int("env_threads", self.env_threads, minimum=0, optional=True)
+        if self.env_threads is not None and self.env_workers:
+            raise ConfigError(
+                f"env_threads applies to environments stepped in this process (env_workers 0); got env_threads "
+                f"{self.env_threads} with env_workers {self.env_workers}: leave one of them unset"
+            )
         for name in ("train_split", "eval_split"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value:

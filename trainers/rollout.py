@@ -414,11 +414,12 @@ class EpisodeRollout:
 
     def _warm_backend(self, args: Any, threads: int) -> EnvBackend:
         """The started backend for `args`' environment, kept across calls; rebuilt when the environment,
-        its options or the worker count change, or when a batch needs more threads than it has."""
+        its options or the worker or thread counts change, or when a batch needs more threads than it has
+        (`threads` 0: stepped on the rollout's event loop, `InlineBackend`)."""
         env_kwargs = dict(args.env_kwargs or {})
         if args.max_turns is not None:  # the environment's own time limit must not cut the run shorter
             env_kwargs.setdefault("max_episode_steps", args.max_turns)
-        key = (args.env_id, repr(sorted(env_kwargs.items())), args.env_workers)
+        key = (args.env_id, repr(sorted(env_kwargs.items())), args.env_workers, args.env_threads)
         backend = self._backend
         if backend is not None and (
             key != self._backend_key or threads > getattr(backend, "threads", threads)
@@ -465,7 +466,7 @@ class EpisodeRollout:
                     self._loop = RolloutLoop()
                 generator = self.generator(trainer, len(prompts), self._loop.executor)
                 backend = LiveEpisodes(
-                    self._warm_backend(args, len(prompts)),
+                    self._warm_backend(args, len(prompts) if args.env_threads is None else args.env_threads),
                     len(counts) * config.samples,
                     getattr(generator, "expect_callers", None),
                 )

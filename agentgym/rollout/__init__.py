@@ -7,7 +7,7 @@
 - `RolloutConfig` — what to play and how; `run_rollouts` (async) / `rollout` (sync) — play it;
   `RolloutResult` — the trajectories and their `Summary`.
 - `summarize(trajectories)` and `load_trajectories(path)` — the figures of a finished (or resumed) file.
-- `EnvBackend` (`ProcessBackend`, `ThreadBackend`, `make_backend`) — where environments run; pass a started
+- `EnvBackend` (`ProcessBackend`, `ThreadBackend`, `InlineBackend`, `make_backend`) — where environments run; pass a started
   backend to `run_rollouts` to keep workers warm across calls.
 """
 
@@ -20,6 +20,7 @@ from agentgym.rollout.workers import (
     BackendError,
     EnvBackend,
     EnvFactory,
+    InlineBackend,
     ProcessBackend,
     ThreadBackend,
     make_backend,
@@ -33,6 +34,7 @@ __all__ = [
     "EnvFactory",
     "Episode",
     "HistoryPolicy",
+    "InlineBackend",
     "ProcessBackend",
     "RolloutConfig",
     "RolloutResult",

@@ -15,6 +15,9 @@ per episode. Failures of an environment, or of the process hosting it, raise `En
 - `ThreadBackend` (`workers=0`): environments in a thread pool of this process. Only steps that release
   the GIL (I/O, subprocesses, C code) run in parallel; handy for debugging and for envs that cannot be
   pickled or imported in a fresh process.
+- `InlineBackend` (`workers=0, threads=0`): environments stepped on the event loop's own thread. For fast
+  pure-Python environments, whose steps the GIL serialises anyway and for which handing each call to a
+  thread and back costs more than the call; a slow step holds up every other episode meanwhile.
 
 A Ray backend would implement the same methods with actors; `EnvFactory` is picklable for that.
 """
@@ -231,10 +234,11 @@ class EnvBackend(abc.ABC):
 def make_backend(
     env_id: str, env_kwargs: dict[str, Any] | None = None, *, workers: int = 1, threads: int = 8
 ):
-    """`ProcessBackend` with `workers` processes, or a `ThreadBackend` of `threads` threads if `workers == 0`."""
+    """`ProcessBackend` with `workers` processes; if `workers == 0`, a `ThreadBackend` of `threads` threads, or
+    an `InlineBackend` if `threads == 0` too."""
     factory = EnvFactory(env_id, env_kwargs)
     if workers == 0:
-        return ThreadBackend(factory, threads=threads)
+        return InlineBackend(factory) if threads == 0 else ThreadBackend(factory, threads=threads)
     return ProcessBackend(factory, workers=workers)
 
 
@@ -306,6 +310,29 @@ class ThreadBackend(EnvBackend):
                 await asyncio.wait_for(asyncio.shield(shutdown), self.shutdown_timeout)
         self._host.close()
         self._last.clear()
+
+
+class InlineBackend(ThreadBackend):
+    """Environments called on the event loop's own thread, one call at a time (see the module docstring).
+    Failures are reported as `ThreadBackend` reports them; there is no pool, so `threads` is 0."""
+
+    def __init__(self, factory: EnvFactory):
+        super().__init__(factory, threads=0)
+        self._started = False
+
+    async def start(self) -> None:
+        self._started = True
+
+    async def _call(self, episode: int, method: str, *args: Any) -> Any:
+        if not self._started:
+            raise RuntimeError(
+                "InlineBackend is not started; use `async with backend:` or `await backend.start()`"
+            )
+        return getattr(self._host, method)(episode, *args)
+
+    async def aclose(self) -> None:
+        self._started = False
+        await super().aclose()
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from agentgym.rollout import (
     ProcessBackend,
     RolloutConfig,
     ThreadBackend,
+    make_backend,
     run_rollouts,
 )
 from tests.rollout.helpers import SCRIPTED, DiesOnArrival, ExpertAgent, task_of
@@ -175,14 +176,64 @@ def _running(pid: int) -> bool:
         return False
 
 
-async def test_thread_backend_runs_environments_in_threads():
+def recording_steps(monkeypatch) -> list[int]:
+    """The thread of every environment step, from now on."""
+    import threading
+
+    from agentgym.environments.maze.env import MazeEnv
+
+    threads, real_act = [], MazeEnv._act
+
+    def act(self, action):
+        threads.append(threading.get_ident())
+        return real_act(self, action)
+
+    monkeypatch.setattr(MazeEnv, "_act", act)
+    return threads
+
+
+async def test_thread_backend_runs_environments_in_threads(monkeypatch):
     import threading
 
     loop_thread = threading.get_ident()
+    steps = recording_steps(monkeypatch)
     async with ThreadBackend(EnvFactory("agentgym/Maze-v0"), threads=2) as backend:
         ids = await backend.task_ids("test")
         observation, info = await backend.reset(1, 0, {"task_id": ids[0], "split": "test"})
         assert "Open directions" in observation
         _, _, _, _, info = await backend.step(1, info["expert_action"])
         backend.release(1)
-    assert threading.get_ident() == loop_thread
+    assert steps and loop_thread not in steps
+
+
+async def test_inline_backend_steps_on_the_loop_thread_reports_failures_and_closes(monkeypatch):
+    """`make_backend(workers=0, threads=0)`: no hand-off, the same failure reports, environments closed."""
+    import threading
+
+    from agentgym.rollout import InlineBackend, make_backend
+
+    steps = recording_steps(monkeypatch)
+    backend = make_backend(SCRIPTED, workers=0, threads=0)
+    assert isinstance(backend, InlineBackend)
+    with pytest.raises(RuntimeError, match="not started"):
+        await backend.reset(1, 0, None)
+    async with backend:
+        observation, info = await backend.reset(1, 0, {"task_id": CRASHER, "split": "test"})
+        await backend.step(1, info["expert_action"])
+        assert steps == [threading.get_ident()]  # stepped right here, on the loop's thread
+        with pytest.raises(EnvironmentCrashedError, match="exploded"):
+            await backend.step(1, "explode")
+        backend.release(1, discard=True)
+        _, info = await backend.reset(2, 0, {"task_id": CRASHER, "split": "test"})
+        env, closed = backend._host._active[2], []
+        real_close = env.close
+        env.close = lambda: (closed.append(env), real_close())
+    assert closed == [env], "closing the backend closes the environments it built"
+
+
+async def test_a_rollout_runs_on_the_inline_backend():
+    backend = make_backend(SCRIPTED, workers=0, threads=0)
+    async with backend:
+        result = await run_rollouts(ExpertAgent(), config(workers=0), backend=backend)
+    assert [t.status for t in result.trajectories] == ["ok"] * 3
+    assert all(t.success for t in result.trajectories)

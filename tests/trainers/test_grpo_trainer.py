@@ -262,6 +262,8 @@ def test_a_crashing_environment_drops_its_group_and_training_goes_on(model_dir, 
         ({"eval_every": 0}, "eval_every"),
         ({"scale_rewards": "batch"}, "scale_rewards"),
         ({"use_vllm": True}, "use_vllm"),
+        ({"env_threads": -1}, "env_threads"),
+        ({"env_threads": 0, "env_workers": 2}, "env_threads"),
     ],
 )
 def test_config_errors_name_the_field(tmp_path, overrides, field):

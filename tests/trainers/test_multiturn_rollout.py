@@ -353,6 +353,16 @@ def test_rollouts_reuse_warm_environments_generate_on_the_callers_thread_and_rel
     trainer.rollout.close()
 
 
+def test_env_threads_0_steps_environments_on_the_rollout_loop(model_dir, tmp_path):
+    from agentgym.rollout import InlineBackend
+
+    trainer = make_trainer(model_dir, tmp_path, env_threads=0)
+    rows, trajectories = play(trainer)
+    assert isinstance(trainer.rollout._backend, InlineBackend)
+    assert all(t.status == "ok" for t in trajectories) and rows["rollout_error"] == [None] * len(trajectories)
+    trainer.rollout.close()
+
+
 def test_an_interrupted_rollout_cancels_its_episodes_and_reraises():
     import asyncio
 
