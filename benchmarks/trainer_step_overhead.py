@@ -9,10 +9,11 @@ multi-turn costs: the observations between replies (extra tokens it trains on, m
 generation call per turn (each continuing from the previous turn's key/value cache), rows of different
 lengths after the first turn (replies and observations differ, so every decoding step needs an attention
 mask, which the plain trainer's equal-length opening prompts let `generate` skip), and the environment
-steps. Per-step time is the median over the steps after `--warmup`, measured in one process, one trainer
-after the other; `--rounds N` alternates them N times (each round trains both for `--steps` steps) and
-pools the timed steps of all rounds, so that both see the same machine load, and lists each round's ratio.
-The target is a ratio of at most 1.3.
+steps (in a thread per episode by default; `--env-threads 0` steps them on the rollout's event loop, as
+suits a fast pure-Python environment like Maze). Per-step time is the median over the steps after
+`--warmup`, measured in one process; the trainers alternate `--rounds` times (each round trains both for
+`--steps` steps), so that both see the same machine load, and the timed steps of all rounds are pooled;
+each round's ratio is listed too (single rounds are noisy). The target is a ratio of at most 1.3.
 
 The split, per step (medians): `generate_s` is the time spent sampling: inside `generate` for the plain
 trainer; for the multi-turn trainer, inside its generator's batches (`HFAgent._generate`: agentgym's own
@@ -23,8 +24,8 @@ rest of the step (rewards, advantages, the loss's forward and backward passes, t
 `loadavg` is the machine's load average at the start and at the end: on a shared machine, compare runs
 taken under the same load.
 
-    python benchmarks/trainer_step_overhead.py [--steps 12] [--warmup 2] [--tokens 64] [--turns 4] [--threads 1]
-                                               [--rounds 1]
+    python benchmarks/trainer_step_overhead.py [--steps 8] [--rounds 8] [--warmup 2] [--tokens 64] [--turns 4]
+                                               [--threads 1] [--env-threads 0]
 
 `--threads` sets torch's intra-op threads (0 leaves torch's default): for a model this small a second
 thread buys nothing, and on a loaded machine OpenMP workers spinning against each other make steps many
@@ -134,12 +135,19 @@ def common(out: str, steps: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--turns", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument(
+        "--env-threads",
+        type=int,
+        default=None,
+        help="the multi-turn trainer's env_threads (default: its own default, a thread per episode; 0 steps "
+        "the Maze environments on the rollout's event loop)",
+    )
     args = parser.parse_args()
     if args.threads:
         import torch
@@ -171,6 +179,7 @@ def main() -> None:
                 max_turns=args.turns,
                 max_episode_tokens=args.tokens * 8,  # room for the observations between replies
                 max_completion_length=max(1, args.tokens // args.turns),
+                env_threads=args.env_threads,
                 **common(os.path.join(tmp, "multi"), args.steps),
             ),
         )
@@ -222,6 +231,7 @@ def main() -> None:
                 "multiturn_mean_completion_tokens": mean_length(multi),
                 "steps_timed": len(plain_timer.steps),
                 "rounds": args.rounds,
+                "env_threads": args.env_threads,
                 "batch": 8,
                 "cpu_count": os.cpu_count(),
                 "threads": args.threads or None,
