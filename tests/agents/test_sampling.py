@@ -173,3 +173,22 @@ def test_models_and_settings_the_loop_does_not_reproduce_use_generate(model_dir)
         )
     )
     assert not sampling.supported(windowed)  # a sliding window is not a padding mask
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_the_loop_continues_an_unpadded_cache_like_generate(model_dir, attention):
+    """Equal-length rows that never stop: no attention mask at all, on the first turn and the next."""
+    model, tokenizer = load(model_dir, attention)
+    eos = model.config.eos_token_id
+
+    def never_eos(module, args, output):
+        output.logits[..., eos] = float("-inf")
+
+    model.register_forward_hook(never_eos)
+    ids = torch.tensor([tokenizer(TEXTS[0])["input_ids"]] * 3)
+    reference, ours = both(model, ids, torch.ones_like(ids), SETTINGS[1], seed=1)
+    assert_same(reference, ours)
+    observation = torch.tensor([tokenizer("Open directions: south.")["input_ids"]] * 3)
+    next_ids = torch.cat([ours[0], observation], dim=1)
+    caches = (reference[2], ours[2])
+    assert_same(*both(model, next_ids, torch.ones_like(next_ids), SETTINGS[1], seed=2, caches=caches))
