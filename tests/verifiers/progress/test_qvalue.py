@@ -431,3 +431,65 @@ def test_train_q_model_without_pairs_is_an_error(tiny_model_dir, tmp_path):
 
     with pytest.raises(NoContrastError):
         train_q_model([], str(tiny_model_dir), tmp_path / "q")
+
+
+@pytest.mark.hf
+def test_cli_searches_trains_and_saves_a_q_model_with_its_pairs(tiny_model_dir, tmp_path, capsys):
+    """`agentgym progress train qvalue`: the search the Python API runs, its pairs, a Q-model from them."""
+    import json
+
+    from agentgym.agents import RandomAgent
+    from agentgym.cli import main
+    from agentgym.verifiers.progress import QValueEstimator
+    from agentgym.verifiers.progress.qvalue import step_preference_pairs
+
+    out = tmp_path / "q"
+    search = ["--iterations", "20", "--max-depth", "8", "--concurrency", "1", "--seed", "3"]
+    argv = [
+        "progress",
+        "train",
+        "qvalue",
+        MAZE,
+        "--agent",
+        "random",
+        "--env-arg",
+        "width=3",
+        "--env-arg",
+        "height=3",
+    ]
+    argv += ["--task-id", TRAIN_TASKS[0], "--task-id", TRAIN_TASKS[1], *search]
+    argv += [
+        "--q-init",
+        str(tiny_model_dir),
+        "--out",
+        str(out),
+        "--lr",
+        "1e-3",
+        "--beta",
+        "0.2",
+        "--no-progress",
+    ]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "searched 2 tasks" in printed and f"--q-model {out}" in printed
+
+    trees = annotate_tree_search(
+        MAZE,
+        TRAIN_TASKS[:2],
+        RandomAgent(seed=3),
+        env_kwargs=MAZE_KWARGS,
+        iterations=20,
+        max_depth=8,
+        concurrency=1,
+        seed=3,
+        progress=False,
+    )
+    expected = [(p["task_id"], p["chosen"], p["rejected"]) for p in step_preference_pairs(trees)]
+    saved = [json.loads(line) for line in (out / "step_pairs.jsonl").read_text().splitlines()]
+    assert expected and [(p["task_id"], p["chosen"], p["rejected"]) for p in saved] == expected
+    assert f"{len(expected)} step preference pairs" in printed
+    assert QValueEstimator.from_pretrained(out).beta == 0.2
+
+    random_without_q_init = argv[:4] + ["--agent", "random", "--out", str(tmp_path / "x")]
+    assert main(random_without_q_init) == 2
+    assert "--q-init" in capsys.readouterr().err
