@@ -57,7 +57,7 @@ _CHECKPOINT = r"""
 C=$D/checkpoints/{name}
 rm -rf "$C.new"; mkdir -p "$C.new"
 { g symbolic-ref -q HEAD || echo; g rev-parse -q --verify HEAD || echo; } > "$C.new/head"
-if [ -f "$G/index" ]; then cp "$G/index" "$C.new/index"; fi
+if [ -f "$G/index" ]; then cp -p "$G/index" "$C.new/index"; fi
 GIT_INDEX_FILE=$D/index g add -A . >/dev/null
 tree=$(GIT_INDEX_FILE=$D/index g write-tree)
 parent=$(sed -n 2p "$C.new/head")
@@ -83,7 +83,7 @@ if [ -n "$headref" ]; then
 else
   g update-ref --no-deref HEAD "$sha"
 fi
-if [ -f "$C/index" ]; then cp "$C/index" "$G/index"; else rm -f "$G/index"; fi
+if [ -f "$C/index" ]; then cp -p "$C/index" "$G/index"; else rm -f "$G/index"; fi
 """
 
 _DIFF = r"""
