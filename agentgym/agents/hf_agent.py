@@ -275,64 +275,25 @@ class HFAgent(Agent):
                     future.set_result(output)
 
     def _generate(self, prompts: list[list[int]]) -> list[AgentOutput]:
-        """One `generate` over `prompts` (runs in a worker thread): left-padded into one batch, or, when every
+        """One batch over `prompts` (runs in a worker thread): left-padded into one batch, or, when every
         prompt extends a row of the kept batch (`reuse_cache`), only their new ids appended to its cache."""
         kept, self._kept = self._kept, None
         rows = kept.rows_for(prompts) if kept is not None else None
         if rows is None:
             input_ids, attention_mask = _left_padded(prompts, self.pad_token_id, self.device)
-            cache: dict[str, Any] = {}
+            past_key_values = None
         else:
             input_ids, attention_mask = kept.continued(rows, prompts, self.pad_token_id)
-            cache = {"past_key_values": kept.cache}
+            past_key_values = kept.cache
         width = input_ids.shape[1]
-        kwargs: dict[str, Any] = {
-            "max_new_tokens": self.max_new_tokens,
-            "do_sample": self.do_sample,
-            "pad_token_id": self.pad_token_id,
-            "eos_token_id": sorted(self.eos_token_ids) or None,
-            "output_scores": True,
-            "return_dict_in_generate": True,
-        }
-        if self.do_sample:
-            kwargs.update(temperature=float(self.temperature), top_p=float(self.top_p), top_k=self.top_k)
         batch_index = self.generate_calls
         self.generate_calls += 1
+        sample = self._sample_own_loop if self._own_loop else self._sample_generate
         with torch.random.fork_rng(**self._fork_args(), enabled=self.seed is not None):
             if self.seed is not None:
                 torch.manual_seed(self.seed + batch_index)
-            if self._own_loop:
-                with torch.no_grad():
-                    out = sampling.sample(
-                        self.model,
-                        input_ids,
-                        attention_mask,
-                        past_key_values=cache.get("past_key_values"),
-                        max_new_tokens=self.max_new_tokens,
-                        eos_token_ids=sorted(self.eos_token_ids),
-                        pad_token_id=self.pad_token_id,
-                        do_sample=self.do_sample,
-                        temperature=float(self.temperature),
-                        top_k=self.top_k,
-                        top_p=float(self.top_p),
-                    )
-            else:
-                out = self.model.generate(
-                    input_ids=input_ids, attention_mask=attention_mask, **cache, **kwargs
-                )
+            out, token_logprobs = sample(input_ids, attention_mask, past_key_values)
         sampled = out.sequences[:, width:]
-        if self._own_loop:
-            token_logprobs = out.logprobs.float().cpu()
-        else:
-            # out.scores[t] is (batch, vocab): step t's processed scores. Reduced one step at a time, so a large
-            # vocabulary never needs a second (batch, steps, vocab) tensor.
-            token_logprobs = torch.stack(
-                [
-                    step.float().log_softmax(-1).gather(-1, sampled[:, t : t + 1]).squeeze(-1)
-                    for t, step in enumerate(out.scores)
-                ],
-                dim=1,
-            ).cpu()
         outputs = []
         for row, prompt in enumerate(prompts):
             ids = sampled[row].tolist()
@@ -349,6 +310,51 @@ class HFAgent(Agent):
         if self.reuse_cache:
             self._kept = _KeptBatch.after(out, attention_mask, prompts, [o.token_ids for o in outputs])
         return outputs
+
+    def _sample_own_loop(self, input_ids: Any, attention_mask: Any, past_key_values: Any) -> tuple[Any, Any]:
+        """agentgym's sampling loop: the output (sequences, cache) and the sampled ids' log-probs (cpu)."""
+        with torch.no_grad():
+            out = sampling.sample(
+                self.model,
+                input_ids,
+                attention_mask,
+                past_key_values=past_key_values,
+                max_new_tokens=self.max_new_tokens,
+                eos_token_ids=sorted(self.eos_token_ids),
+                pad_token_id=self.pad_token_id,
+                do_sample=self.do_sample,
+                temperature=float(self.temperature),
+                top_k=self.top_k,
+                top_p=float(self.top_p),
+            )
+        return out, out.logprobs.float().cpu()
+
+    def _sample_generate(self, input_ids: Any, attention_mask: Any, past_key_values: Any) -> tuple[Any, Any]:
+        """`model.generate`: its output and the sampled ids' log-probs under its processed scores (cpu)."""
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": self.max_new_tokens,
+            "do_sample": self.do_sample,
+            "pad_token_id": self.pad_token_id,
+            "eos_token_id": sorted(self.eos_token_ids) or None,
+            "output_scores": True,
+            "return_dict_in_generate": True,
+        }
+        if self.do_sample:
+            kwargs.update(temperature=float(self.temperature), top_p=float(self.top_p), top_k=self.top_k)
+        if past_key_values is not None:
+            kwargs["past_key_values"] = past_key_values
+        out = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        sampled = out.sequences[:, input_ids.shape[1] :]
+        # out.scores[t] is (batch, vocab): step t's processed scores. Reduced one step at a time, so a large
+        # vocabulary never needs a second (batch, steps, vocab) tensor.
+        logprobs = torch.stack(
+            [
+                step.float().log_softmax(-1).gather(-1, sampled[:, t : t + 1]).squeeze(-1)
+                for t, step in enumerate(out.scores)
+            ],
+            dim=1,
+        ).cpu()
+        return out, logprobs
 
     def _fork_args(self) -> dict[str, Any]:
         if self.device.type == "cpu":

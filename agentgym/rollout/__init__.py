@@ -7,8 +7,8 @@
 - `RolloutConfig` — what to play and how; `run_rollouts` (async) / `rollout` (sync) — play it;
   `RolloutResult` — the trajectories and their `Summary`.
 - `summarize(trajectories)` and `load_trajectories(path)` — the figures of a finished (or resumed) file.
-- `EnvBackend` (`ProcessBackend`, `ThreadBackend`, `InlineBackend`, `make_backend`) — where environments run; pass a started
-  backend to `run_rollouts` to keep workers warm across calls.
+- `EnvBackend` (`ProcessBackend`, `ThreadBackend`, `InlineBackend`, `make_backend`) — where environments
+  run; pass a started backend to `run_rollouts` to keep workers warm across calls.
 """
 
 from agentgym.rollout.config import DEFAULT_MAX_TURNS, RolloutConfig
