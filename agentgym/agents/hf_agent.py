@@ -54,8 +54,9 @@ class HFAgent(Agent):
         batch_size: most requests generated together.
         device: torch device for the model ("cpu", "cuda", "cuda:1").
         seed: makes sampling reproducible: batch n samples from a torch RNG seeded with seed + n, forked
-            so the global RNG state is restored afterwards. The same seed and the same sequence of
-            requests give the same replies. None: use the global RNG.
+            so the global RNG state is restored afterwards. The same seed and the same batches of requests
+            give the same replies, in whatever order a batch's requests arrived (its rows are ordered by
+            their ids). None: use the global RNG.
         batch_wait: seconds the worker waits for more requests before starting a batch, unless
             `batch_size` are already queued (0: only those queued in the same event-loop tick).
         executor: a `concurrent.futures.Executor` that runs `generate`; default: a thread of the event
@@ -253,6 +254,9 @@ class HFAgent(Agent):
         while self._pending:
             batch, self._pending = self._pending[: self.batch_size], self._pending[self.batch_size :]
             batch = [(ids, future) for ids, future in batch if not future.done()]  # skip cancelled callers
+            # Rows in a fixed order, not arrival order (which follows thread timing): each row draws from one
+            # RNG stream in turn, so the same requests get the same replies however they arrived.
+            batch.sort(key=lambda request: request[0])
             if not batch:
                 continue
             try:

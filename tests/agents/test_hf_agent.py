@@ -172,16 +172,17 @@ async def test_reuse_cache_continues_the_last_batch_with_the_same_logprobs(model
         out = real_forward(*args, **kwargs)
         step = sum(1 for batch, *_ in forwards if batch == 1)
         if agent.generate_calls == 1 and step == 1:
-            out.logits[0, -1, eos] = float("-inf")  # row 0: no EOS at its first step...
+            out.logits[row, -1, eos] = float("-inf")  # episode 0: no EOS at its first step...
         elif agent.generate_calls == 1 and step == 2:
-            out.logits[0, -1] = float("-inf")  # ...and EOS for sure at its second
-            out.logits[0, -1, eos] = 0.0
+            out.logits[row, -1] = float("-inf")  # ...and EOS for sure at its second
+            out.logits[row, -1, eos] = 0.0
         return out
 
     monkeypatch.setattr(agent.model, "forward", forward)
     prompts = [agent.encode(p) for p in PROMPTS]
+    row = sorted(prompts).index(prompts[0])  # a batch's rows are ordered by their ids
     first = await asyncio.gather(*[agent.complete(p) for p in prompts])
-    assert first[0].token_ids == [first[0].token_ids[0], eos]  # row 0 stopped early: pads fed after it
+    assert first[0].token_ids == [first[0].token_ids[0], eos]  # stopped early: pads fed after it
     assert first[0].logprobs[1] == 0.0  # all mass was on EOS
     observation = agent.encode([Message(role="user", content="Open directions: north.")])
     streams = [prompts[i] + first[i].token_ids + observation for i in (2, 0)]  # episode 1 ended
@@ -248,6 +249,16 @@ async def test_seed_makes_sampling_reproducible_and_leaves_global_rng_alone(mode
     assert a == b
     assert a != c
     assert torch.equal(torch.get_rng_state(), state)
+
+
+async def test_a_batch_samples_the_same_replies_whatever_order_its_requests_arrive_in(model_dir):
+    async def replies(order):
+        agent = HFAgent(model_dir, max_new_tokens=8, seed=5)
+        outs = await asyncio.gather(*[agent.act(PROMPTS[i]) for i in order])
+        assert agent.generate_calls == 1
+        return {i: out.token_ids for i, out in zip(order, outs, strict=True)}
+
+    assert await replies([0, 1, 2]) == await replies([2, 0, 1]) == await replies([1, 2, 0])
 
 
 async def test_greedy_is_deterministic_without_seed(model_dir):
