@@ -20,7 +20,7 @@ from agentgym.trainers.grpo import MultiTurnGRPOTrainer, episode_reward  # noqa:
 from agentgym.trainers.step_rewards import gated_chain, turn_step_rewards  # noqa: E402
 from agentgym.types import Trajectory, Turn  # noqa: E402
 from agentgym.verifiers.progress import ProgressEstimator  # noqa: E402
-from tests.trainers.test_grpo_trainer import logged  # noqa: E402
+from tests.trainers.test_grpo_trainer import config, logged  # noqa: E402
 
 pytestmark = pytest.mark.hf
 
@@ -112,26 +112,11 @@ def model_dir(tmp_path_factory):
 
 
 def make_trainer(model_dir, tmp_path, estimator=None, reward_funcs=None, **overrides):
-    settings = dict(
-        output_dir=str(tmp_path / "out"),
-        env_id=MAZE,
-        max_turns=2,
-        use_cpu=True,
-        bf16=False,
-        max_steps=1,
-        per_device_train_batch_size=4,
-        num_generations=2,
-        max_completion_length=6,
-        max_episode_tokens=64,
-        scale_rewards="none",
-        report_to="none",
-        save_strategy="no",
-        logging_steps=1,
-    )
-    settings.update(overrides)
+    # test_grpo_trainer's config, for one step at TRL's learning rate, with unscaled advantages
+    settings = {"max_steps": 1, "learning_rate": 1e-6, "scale_rewards": "none", **overrides}
     return MultiTurnGRPOTrainer(
         str(model_dir),
-        args=MultiTurnGRPOConfig(**settings),
+        args=config(tmp_path, **settings),
         progress_estimator=estimator,
         reward_funcs=reward_funcs,
     )
