@@ -143,7 +143,8 @@ class EpisodeTokens(Agent):
     last K turns when `history` is "last:K".
 
     `generator` is what samples: anything with `tokenizer`, `eos_token_ids`, `encode(messages, tools)` and
-    `async complete(prompt_ids) -> AgentOutput` (an `HFAgent`). Once the completion has used
+    `async complete(prompt_ids, order) -> AgentOutput` (an `HFAgent`; `order` is the episode's key, which ranks
+    its request among identical prompts so that the same seed gives the same run). Once the completion has used
     `max_episode_tokens`, it stops sampling and replies with nothing (those turns are cut from the row).
     `on_spent()` is called then, once. `encoded` memoizes tokenization across the episodes that share it
     (see `tokens`).
@@ -156,8 +157,10 @@ class EpisodeTokens(Agent):
         max_episode_tokens: int,
         encoded: dict[tuple, list[int]] | None = None,
         on_spent: Any = None,
+        order: Any = None,
     ):
         self.generator, self.history, self.max_episode_tokens = generator, history, max_episode_tokens
+        self.order = order
         self.encoded = {} if encoded is None else encoded
         self.on_spent, self.spent = on_spent, False
         self.prompt_ids: list[int] | None = None
@@ -181,7 +184,7 @@ class EpisodeTokens(Agent):
             self.spent = True
             output = AgentOutput(text="", token_ids=[], logprobs=[])
         else:
-            output = await self.generator.complete(self.context())
+            output = await self.generator.complete(self.context(), order=self.order)
         self.replies.append(list(output.token_ids or []))
         self.logprobs.append(list(output.logprobs or []))
         return output
@@ -249,8 +252,11 @@ class PolicyAgent(Agent):
 
     def start_episode(self, episode: Episode) -> EpisodeTokens:
         on_spent = None if self.on_spent is None else functools.partial(self.on_spent, episode)
-        tokens = EpisodeTokens(self.generator, self.history, self.max_episode_tokens, self.encoded, on_spent)
-        self.episodes[(episode.task_id, episode.seed, episode.sample)] = tokens
+        key = (episode.task_id, episode.seed, episode.sample)
+        tokens = EpisodeTokens(
+            self.generator, self.history, self.max_episode_tokens, self.encoded, on_spent, order=key
+        )
+        self.episodes[key] = tokens
         return tokens
 
     async def act(self, messages, tools=None, *, info=None) -> AgentOutput:
@@ -359,7 +365,7 @@ def policy_generator(trainer: Any, batch_size: int, executor: concurrent.futures
 
     This is the seam for another backend (vLLM): pass `EpisodeRollout(generator=...)` a function of
     `(trainer, batch_size, executor)` returning an object with `tokenizer`, `eos_token_ids`, `encode(messages, tools)`
-    and `async complete(prompt_ids) -> AgentOutput` whose `token_ids`/`logprobs` are the exact sampled ids
+    and `async complete(prompt_ids, order) -> AgentOutput` whose `token_ids`/`logprobs` are the exact sampled ids
     and their log-probabilities; `expect_callers(count)`, if it has one, is told the episodes in flight.
     """
     from agentgym.agents.hf_agent import HFAgent
@@ -376,7 +382,10 @@ def policy_generator(trainer: Any, batch_size: int, executor: concurrent.futures
         batch_size=batch_size,
         device=str(trainer.accelerator.device),
         executor=executor,
-        batch_wait=0.05,  # a batch starts once every episode in flight asked; this only bounds a slow env step
+        # A turn's batch starts once every episode in flight has asked, however long its environment step
+        # took: with a time limit, which episodes share a batch (and so which random draws each gets) would
+        # follow the machine's load, and the same seed would not give the same run.
+        batch_wait=None,
         reuse_cache=True,
     )
 

@@ -58,7 +58,10 @@ class HFAgent(Agent):
             give the same replies, in whatever order a batch's requests arrived (its rows are ordered by
             their ids). None: use the global RNG.
         batch_wait: seconds the worker waits for more requests before starting a batch, unless
-            `batch_size` are already queued (0: only those queued in the same event-loop tick).
+            `batch_size` are already queued (0: only those queued in the same event-loop tick). None: no time
+            limit; a batch starts only when full (`batch_size`, or every caller `expect_callers` counts), so
+            which requests share a batch never depends on timing. For callers that keep `expect_callers` up
+            to date (a trainer's rollout); others could wait forever.
         executor: a `concurrent.futures.Executor` that runs `generate`; default: a thread of the event
             loop's default pool. A trainer passes one that runs it on the training thread itself: torch ops
             on a second thread get a second OpenMP team that competes with the first for the cores (about
@@ -90,7 +93,7 @@ class HFAgent(Agent):
         *,
         top_k: int = 0,
         seed: int | None = None,
-        batch_wait: float = 0.0,
+        batch_wait: float | None = 0.0,
         executor: concurrent.futures.Executor | None = None,
         reuse_cache: bool = False,
     ):
@@ -105,7 +108,10 @@ class HFAgent(Agent):
             lambda v: v > 0,
             "a number > 0 (use do_sample=False for greedy)",
         )
-        _check("batch_wait", batch_wait, (int, float), lambda v: v >= 0, "a number of seconds >= 0")
+        if batch_wait is not None:
+            _check(
+                "batch_wait", batch_wait, (int, float), lambda v: v >= 0, "a number of seconds >= 0 or None"
+            )
         self.device = torch.device(device)
         if isinstance(model_or_path, str | os.PathLike):
             try:
@@ -170,7 +176,7 @@ class HFAgent(Agent):
         self.callers: int | None = None  # requests that can still come (expect_callers); None: unknown
         self.generate_calls = 0  # batches generated so far (tests check that requests were batched)
         self._kept: _KeptBatch | None = None  # the last batch's cache (reuse_cache)
-        self._pending: list[tuple[list[int], asyncio.Future]] = []
+        self._pending: list[tuple[list[int], str, asyncio.Future]] = []  # (ids, repr(order), future)
         self._batch_full: asyncio.Event | None = None  # set when batch_size requests wait (of self._loop)
         self._worker: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -186,9 +192,13 @@ class HFAgent(Agent):
     ) -> AgentOutput:
         return await self.complete(self.encode(messages, tools))
 
-    async def complete(self, prompt_ids: list[int]) -> AgentOutput:
+    async def complete(self, prompt_ids: list[int], order: Any = None) -> AgentOutput:
         """One reply to `prompt_ids` taken as they are, batched with concurrent calls like `act` (a trainer
-        passes the exact token stream of an episode, which re-encoding the chat would not reproduce)."""
+        passes the exact token stream of an episode, which re-encoding the chat would not reproduce).
+
+        `order` ranks this request among identical prompts in the same batch (the episodes of a group open
+        with the same prompt): each row draws from the RNG in turn, so without it which episode gets which
+        draw follows the order the calls arrived in. Any value; equal prompts are ordered by its `repr`."""
         if self._closed:
             raise AgentError("this HFAgent was closed; create a new one")
         loop = asyncio.get_running_loop()
@@ -196,7 +206,7 @@ class HFAgent(Agent):
             self._loop, self._pending, self._worker = loop, [], None
             self._batch_full = asyncio.Event()
         future: asyncio.Future = loop.create_future()
-        self._pending.append((prompt_ids, future))
+        self._pending.append((prompt_ids, repr(order), future))
         if len(self._pending) >= self._batch_target():
             self._batch_full.set()
         if self._worker is None or self._worker.done():
@@ -253,10 +263,9 @@ class HFAgent(Agent):
                 await asyncio.wait_for(self._batch_full.wait(), self.batch_wait)
         while self._pending:
             batch, self._pending = self._pending[: self.batch_size], self._pending[self.batch_size :]
-            batch = [(ids, future) for ids, future in batch if not future.done()]  # skip cancelled callers
-            # Rows in a fixed order, not arrival order (which follows thread timing): each row draws from one
-            # RNG stream in turn, so the same requests get the same replies however they arrived.
-            batch.sort(key=lambda request: request[0])
+            batch = [
+                (ids, future) for ids, _, future in sorted(batch, key=_request_rank) if not future.done()
+            ]
             if not batch:
                 continue
             try:
@@ -439,6 +448,13 @@ class _KeptBatch:
             torch.cat([self.ids[index], block_ids], dim=1),
             torch.cat([self.mask[index], block_mask], dim=1),
         )
+
+
+def _request_rank(request: tuple[list[int], str, asyncio.Future]) -> tuple[list[int], str]:
+    """A batch's rows in a fixed order, not arrival order (which follows thread timing): each row draws from
+    one RNG stream in turn, so the same requests get the same replies however they arrived."""
+    ids, order, _ = request
+    return ids, order
 
 
 def _check(name: str, value: Any, types: type | tuple[type, ...], ok: Any, expected: str) -> None:

@@ -123,9 +123,13 @@ async def settle(ticks: int = 20) -> None:
         await asyncio.sleep(0)
 
 
-async def test_a_batch_starts_once_every_expected_caller_waits(model_dir):
-    """With `expect_callers`, a batch never waits out `batch_wait` (an hour here) for callers that cannot come."""
-    agent = HFAgent(model_dir, max_new_tokens=2, batch_size=8, batch_wait=3600, executor=InlineExecutor())
+@pytest.mark.parametrize("batch_wait", [3600, None], ids=["an-hour", "no-limit"])
+async def test_a_batch_starts_once_every_expected_caller_waits(model_dir, batch_wait):
+    """With `expect_callers`, a batch never waits out `batch_wait` for callers that cannot come, and with no
+    time limit it starts as soon as every expected caller asked."""
+    agent = HFAgent(
+        model_dir, max_new_tokens=2, batch_size=8, batch_wait=batch_wait, executor=InlineExecutor()
+    )
     agent.expect_callers(3)
     first = [asyncio.create_task(agent.act(p)) for p in PROMPTS]
     second: list[asyncio.Task] = []
@@ -259,6 +263,22 @@ async def test_a_batch_samples_the_same_replies_whatever_order_its_requests_arri
         return {i: out.token_ids for i, out in zip(order, outs, strict=True)}
 
     assert await replies([0, 1, 2]) == await replies([2, 0, 1]) == await replies([1, 2, 0])
+
+
+async def test_identical_prompts_get_their_replies_by_order_not_by_arrival(model_dir):
+    """A group's episodes open with the same prompt: `order` (the episode's key) decides which draw each gets."""
+
+    async def replies(keys):
+        agent = HFAgent(model_dir, max_new_tokens=8, seed=5)
+        prompt = agent.encode(PROMPTS[0])
+        outs = await asyncio.gather(*[agent.complete(prompt, order=key) for key in keys])
+        assert agent.generate_calls == 1
+        return {key: out.token_ids for key, out in zip(keys, outs, strict=True)}
+
+    keys = [("task", 7, sample) for sample in range(4)]
+    first = await replies(keys)
+    assert len({tuple(ids) for ids in first.values()}) > 1  # the rows drew different replies
+    assert first == await replies(keys[::-1]) == await replies([keys[2], keys[0], keys[3], keys[1]])
 
 
 async def test_greedy_is_deterministic_without_seed(model_dir):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import time
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -21,6 +24,7 @@ pytestmark = pytest.mark.hf
 
 MAZE = "agentgym/Maze-v0"
 CRASHING = "test/CrashingMaze-v0"
+JITTERY = "test/JitteryMaze-v0"
 CRASH_TASK, GOOD_TASK = "maze-4x4-s0000000", "maze-4x4-s0000001"
 
 
@@ -37,6 +41,22 @@ class CrashingMaze(MazeEnv):
         return super()._act(action)
 
 
+class JitteryMaze(MazeEnv):
+    """The Maze with starts and steps that take a random 0–80 ms (from the OS, not the seeded RNGs): episodes
+    of a group finish their environment steps in a different order on every run, as they do on a busy machine."""
+
+    def _start(self, task, seed):
+        time.sleep(random.SystemRandom().uniform(0.0, 0.08))
+        return super()._start(task, seed)
+
+    def _act(self, action):
+        time.sleep(random.SystemRandom().uniform(0.0, 0.08))
+        return super()._act(action)
+
+
+register(
+    JITTERY, entry_point="tests.trainers.test_grpo_trainer:JitteryMaze", kwargs={"width": 3, "height": 3}
+)
 register(
     CRASHING,
     entry_point="tests.trainers.test_grpo_trainer:CrashingMaze",
@@ -126,6 +146,30 @@ def test_two_optimizer_steps_on_maze_change_the_parameters(
         assert len(trainer.epo_history) == 1  # step 0 closed when step 1 was recorded
     else:
         assert not epo_keys & set(logs)
+
+
+def test_the_same_seed_trains_the_same_weights_however_the_environment_steps_are_timed(model_dir, tmp_path):
+    """Bit for bit: a group's episodes open with the same prompt, and the order their requests reach the
+    sampler follows thread timing; neither which draw an episode gets nor which episodes share a batch may."""
+
+    def weights(run: str, seed: int) -> dict[str, torch.Tensor]:
+        args = config(
+            tmp_path / run,
+            env_id=JITTERY,
+            max_turns=3,
+            per_device_train_batch_size=8,
+            num_generations=4,
+            seed=seed,
+        )
+        trainer = MultiTurnGRPOTrainer(
+            str(model_dir), args=args, reward_funcs=[episode_reward, token_sum_reward]
+        )
+        trainer.train()
+        return {name: p.detach().clone() for name, p in trainer.model.state_dict().items()}
+
+    first, again, other_seed = weights("a", 0), weights("b", 0), weights("c", 1)
+    assert all(torch.equal(first[name], again[name]) for name in first)
+    assert any(not torch.equal(first[name], other_seed[name]) for name in first)
 
 
 def epo_gradients(model_dir, tmp_path, rewards) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -268,7 +268,7 @@ class _Generator:
     def encode(self, messages, tools=None):
         return [1, 2]
 
-    async def complete(self, prompt_ids):
+    async def complete(self, prompt_ids, order=None):
         from agentgym.agents.base import AgentOutput
 
         self.prompts.append(list(prompt_ids))
