@@ -16,7 +16,7 @@ Prints one JSON line per RL run (success before/after, wall and CPU seconds, the
 and its variance over the second half of training) and a summary line with the means over seeds. The
 target: RL raises test success by at least 0.3 absolute over the SFT start, inside 20 CPU minutes.
 
-    python benchmarks/multiturn_learning.py [--seeds 0 1 2] [--steps 1200] [--iterations 4] [--threads 1]
+    python benchmarks/multiturn_learning.py [--seeds 0 1 2] [--steps 2400] [--iterations 4] [--threads 1]
 
 `--threads` sets torch's intra-op threads: for a model this small a second thread buys nothing, and on a
 loaded 2-core machine it costs several times over (OpenMP workers spin against each other).
@@ -137,10 +137,15 @@ def reinforce(
     return trainer, time.perf_counter() - wall, time.process_time() - cpu
 
 
+def epo_overrides(epo: bool, entropy_coef: float | None) -> dict:
+    """`MultiTurnGRPOConfig` fields for the EPO arm's λ, when one is given."""
+    return {"epo_config": {"entropy_coef": entropy_coef}} if epo and entropy_coef is not None else {}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=1200, help="optimizer steps of RL")
+    parser.add_argument("--steps", type=int, default=2400, help="optimizer steps of RL")
     parser.add_argument("--iterations", type=int, default=4, help="updates per rollout batch (GRPO's μ)")
     parser.add_argument("--learning-rate", type=float, default=3e-4)
     parser.add_argument("--sft-episodes", type=int, default=20)
@@ -149,6 +154,12 @@ def main() -> None:
     parser.add_argument("--test-tasks", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--arms", default="no_epo,epo", help="which RL runs: no_epo, epo, or both")
+    parser.add_argument(
+        "--entropy-coef",
+        type=float,
+        default=None,
+        help="EPO's λ for the epo arm (default: EPOConfig's, the paper's 1e-3)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     hf_logging.set_verbosity_error()
@@ -171,6 +182,7 @@ def main() -> None:
                     epo,
                     args.learning_rate,
                     args.iterations,
+                    **epo_overrides(epo, args.entropy_coef),
                 )
                 after = test_success(work / f"rl-epo{int(epo)}" / "final", args.test_tasks)
                 history = [e for e in trainer.state.log_history if "entropy" in e and "step" in e]
@@ -197,7 +209,12 @@ def main() -> None:
                 runs.append(run)
                 print(json.dumps(run), flush=True)
 
-    summary: dict = {"benchmark": "multiturn_learning_summary", "seeds": args.seeds, "steps": args.steps}
+    summary: dict = {
+        "benchmark": "multiturn_learning_summary",
+        "seeds": args.seeds,
+        "steps": args.steps,
+        "entropy_coef": args.entropy_coef,
+    }
     for epo in sorted({run["epo"] for run in runs}):
         arm = [run for run in runs if run["epo"] == epo]
         name = "epo" if epo else "no_epo"
