@@ -21,12 +21,12 @@ import tempfile
 from pathlib import Path
 
 import torch
-from multiturn_learning import ENV_ID, ENV_KWARGS, MAX_TURNS, warm_start
+from multiturn_learning import reinforce, warm_start
 from transformers.utils import logging as hf_logging
 
-from agentgym.trainers import MultiTurnGRPOConfig, MultiTurnGRPOTrainer
+from agentgym.trainers import MultiTurnGRPOTrainer
 
-GROUP, TASKS_PER_BATCH = 8, 4
+GROUP, TASKS_PER_BATCH = 8, 4  # as in multiturn_learning.reinforce
 
 
 def gradient(trainer: MultiTurnGRPOTrainer, inputs: dict) -> torch.Tensor:
@@ -50,30 +50,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         start, _ = warm_start(work, args.seed, episodes=20, epochs=30, learning_rate=1e-3)
-        config = MultiTurnGRPOConfig(
-            output_dir=str(work / "rl"),
-            env_id=ENV_ID,
-            env_kwargs=ENV_KWARGS,
-            max_turns=MAX_TURNS,
-            per_device_train_batch_size=GROUP * TASKS_PER_BATCH,
-            num_generations=GROUP,
-            max_completion_length=4,
-            max_episode_tokens=256,
-            temperature=1.0,
-            learning_rate=3e-4,
-            max_steps=args.warmup_steps,
-            seed=args.seed,
+        trainer, _, _ = reinforce(  # the learning benchmark's RL run, cut short: it fills EPO's history
+            start,
+            work / "rl",
+            args.seed,
+            args.warmup_steps,
             epo=True,
+            learning_rate=3e-4,
+            iterations=1,
             epo_config={"entropy_coef": args.entropy_coef},
-            use_cpu=True,
-            bf16=False,
-            report_to="none",
-            logging_strategy="no",
-            save_strategy="no",
-            disable_tqdm=True,
         )
-        trainer = MultiTurnGRPOTrainer(str(start), args=config)
-        trainer.train()
         trainer.model.train()
         ratios = []
         for b in range(args.batches):
