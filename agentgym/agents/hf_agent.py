@@ -56,7 +56,7 @@ class HFAgent(Agent):
         seed: makes sampling reproducible: batch n samples from a torch RNG seeded with seed + n, forked
             so the global RNG state is restored afterwards. The same seed and the same batches of requests
             give the same replies, in whatever order a batch's requests arrived (its rows are ordered by
-            their ids). None: use the global RNG.
+            their ids, then by `complete`'s `order`). None: use the global RNG.
         batch_wait: seconds the worker waits for more requests before starting a batch, unless
             `batch_size` are already queued (0: only those queued in the same event-loop tick). None: no time
             limit; a batch starts only when full (`batch_size`, or every caller `expect_callers` counts), so
