@@ -297,7 +297,12 @@ class ShellSession(Shell):
                 code = rc
                 sep = "\n" if out.total and not out.ends_with_newline() else ""
                 out.feed(f"{sep}[the shell exited{'' if rc is None else f' with code {rc}'}; ".encode())
-                out.feed(b"a new one starts with the next command]\n")
+                then = (
+                    "a new one starts with the next command"
+                    if self._factory
+                    else "this session cannot start another"
+                )
+                out.feed(f"{then}]\n".encode())
                 self._transport.close()
                 self._transport = None
             text, truncated = out.text()

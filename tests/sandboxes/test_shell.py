@@ -89,7 +89,7 @@ def test_builtin_loop_that_cannot_be_interrupted_restarts_the_shell(shell):
 
 def test_exit_reports_its_code_and_next_command_gets_a_new_shell(shell):
     r = shell.run("exit 7")
-    assert r.exit_code == 7 and "shell exited" in r.output
+    assert r.exit_code == 7 and "shell exited" in r.output and "a new one starts" in r.output
     r = shell.run("echo again")
     assert r.ok and r.output.endswith("again\n") and "shell restarted" in r.output
 
@@ -138,11 +138,21 @@ def test_closed_shell_refuses_and_dead_transport_without_factory_is_reported():
     s.close()
     with pytest.raises(SandboxError, match="closed"):
         s.run("true")
+    # the shell dies during a command: that command's result says so, and the next one is refused
+    s = ShellSession(_start())
+    r = s.run("kill -9 $$")
+    assert "shell exited" in r.output and "cannot start another" in r.output
+    with pytest.raises(SandboxDead, match="no way to start another"):
+        s.run("true")
+    s.close()
+    # the shell dies between commands: the next command is refused, not run in a shell that is gone
     s = ShellSession(_start())
     os.kill(s.pid, 9)
-    r = s.run("true")
-    assert "shell exited" in r.output
-    with pytest.raises(SandboxDead):
+    deadline = time.monotonic() + 10
+    while s.alive and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not s.alive
+    with pytest.raises(SandboxDead, match="no way to start another"):
         s.run("true")
     s.close()
 
