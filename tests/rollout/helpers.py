@@ -3,7 +3,7 @@
 `ScriptedMaze` is the Maze with hooks the agent triggers by the command it sends ('crash' kills the
 process hosting the environment, 'explode' raises, 'unpicklable' puts a lambda in info, 'nap <s>'
 sleeps, a tool-call JSON gets tool results),
-plus tasks that are slow on every step. It is registered here as `test/ScriptedMaze-v0`; worker processes
+plus tasks whose first step waits at a gate the test opens. It is registered here as `test/ScriptedMaze-v0`; worker processes
 import it by its entry point (this module), so it must stay importable as `tests.rollout.helpers`.
 """
 
@@ -27,9 +27,17 @@ SCRIPTED = "test/ScriptedMaze-v0"
 
 
 class ScriptedMaze(MazeEnv):
-    def __init__(self, slow_tasks: tuple[str, ...] = (), slow_seconds: float = 0.0, **kwargs: Any):
+    """`slow_tasks` hold their first step until the file `gate/released` exists, with `gate/held` there
+    meanwhile (after `gate_timeout` seconds the step gives up and touches `gate/gave-up`). A test opens
+    the gate only once other episodes have moved on meanwhile, which shows by order, not by a clock, that
+    the step did not stall them."""
+
+    def __init__(
+        self, slow_tasks: tuple[str, ...] = (), gate: str = "", gate_timeout: float = 30.0, **kwargs: Any
+    ):
         super().__init__(**kwargs)
-        self.slow_tasks, self.slow_seconds = tuple(slow_tasks), slow_seconds
+        self.slow_tasks, self.gate, self.gate_timeout = tuple(slow_tasks), gate, gate_timeout
+        self._held: set[str] = set()
 
     def _act(self, action):
         command = (action.command or "").strip()
@@ -41,8 +49,9 @@ class ScriptedMaze(MazeEnv):
             info = self._info()
             info["callback"] = lambda: None  # fine in threads, cannot cross a process boundary
             return "You hold a callback.", 0.0, False, False, info
-        if self.task.id in self.slow_tasks:
-            time.sleep(self.slow_seconds)
+        if self.task.id in self.slow_tasks and self.task.id not in self._held:
+            self._held.add(self.task.id)
+            self._hold_at_the_gate()
         if command.startswith("nap "):
             time.sleep(float(command.split()[1]))
             return "You nap.", 0.0, False, False, self._info()
@@ -54,6 +63,16 @@ class ScriptedMaze(MazeEnv):
             ]
             return "tools ran", 0.0, False, False, info
         return super()._act(action)
+
+    def _hold_at_the_gate(self) -> None:
+        held, released = os.path.join(self.gate, "held"), os.path.join(self.gate, "released")
+        open(held, "w").close()
+        deadline = time.monotonic() + self.gate_timeout
+        while not os.path.exists(released) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.remove(held)
+        if not os.path.exists(released):
+            open(os.path.join(self.gate, "gave-up"), "w").close()
 
 
 def register_test_envs() -> None:
