@@ -321,15 +321,16 @@ class ShellSession(Shell):
         comes. The output gathered meanwhile joins `out`."""
         assert self._transport is not None and self.pid is not None
         end = time.monotonic() + self.interrupt_grace
-        while time.monotonic() < end:
+        while True:
             try:
                 self._transport.interrupt(self.pid)
             except Exception:  # a failed kill must not lose the result; the restart below still applies
                 break
-            found, out, ended = self._read_until(marker, min(end, time.monotonic() + 0.25), out)
+            # Read after every kill, even one that itself outlasted the grace: its marker may be waiting.
+            found, out, ended = self._read_until(marker, time.monotonic() + 0.25, out)
             if found is not None:
                 return
-            if ended:
+            if ended or time.monotonic() >= end:
                 break
         self._restart("the timed-out command could not be interrupted")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -19,7 +20,11 @@ from agentgym.sandboxes.shell import (
 )
 
 
-def _start() -> ProcessTransport:
+def _kill_children(pid: int) -> None:
+    subprocess.run(["sh", "-c", KILL_CHILDREN_SH, "sh", str(pid)])
+
+
+def _start(kill: Callable[[int], None] = _kill_children) -> ProcessTransport:
     proc = subprocess.Popen(
         SHELL_COMMAND,
         stdin=subprocess.PIPE,
@@ -28,12 +33,12 @@ def _start() -> ProcessTransport:
         start_new_session=True,
     )
     # The in-sandbox kill script, run on the host: the shell's pid is the same on both sides here.
-    return ProcessTransport(proc, lambda pid: subprocess.run(["sh", "-c", KILL_CHILDREN_SH, "sh", str(pid)]))
+    return ProcessTransport(proc, kill)
 
 
 @pytest.fixture
 def shell():
-    with ShellSession(_start, output_limit=2000, interrupt_grace=1.0) as s:
+    with ShellSession(_start, output_limit=2000, interrupt_grace=2.0) as s:
         yield s
 
 
@@ -80,6 +85,18 @@ def test_timeout_interrupts_the_command_and_keeps_the_shell(shell):
     assert shell.restarts == 0
 
 
+def test_a_kill_slower_than_the_grace_still_keeps_the_shell():
+    def slow_kill(pid: int) -> None:
+        _kill_children(pid)
+        time.sleep(0.6)  # the kill worked, but took past the grace (a busy host, a slow `docker exec`)
+
+    with ShellSession(lambda: _start(slow_kill), interrupt_grace=0.3) as s:
+        s.run("X=kept")
+        r = s.run("echo started; sleep 30", timeout=0.3)
+        assert r.timed_out and "started" in r.output and "restarted" not in r.output
+        assert s.run("echo $X").output == "kept\n" and s.restarts == 0
+
+
 def test_builtin_loop_that_cannot_be_interrupted_restarts_the_shell(shell):
     shell.run("X=lost")
     r = shell.run("while :; do :; done", timeout=0.3)
@@ -100,9 +117,10 @@ def test_output_flood_is_capped(shell):
     assert len(r.output) < 2200 and "output truncated" in r.output and r.output.endswith("END\n")
 
 
-def test_background_job_does_not_break_the_protocol(shell):
-    assert shell.run("(sleep 0.2; echo late) & echo now").output == "now\n"
-    assert shell.run("sleep 0.4; echo next").output.endswith("next\n")
+def test_background_job_does_not_break_the_protocol(shell, tmp_path):
+    go = tmp_path / "go"  # the job speaks only once the next command has started, however slow the host
+    assert shell.run(f"(while [ ! -e {go} ]; do sleep 0.01; done; echo late) & echo now").output == "now\n"
+    assert shell.run(f"touch {go}; sleep 0.4; echo next").output.endswith("next\n")
 
 
 def _running_in_session(sid: int) -> list[int]:
