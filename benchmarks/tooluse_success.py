@@ -6,7 +6,8 @@ level a trained policy must beat). Episodes run through the rollout engine, as `
 
     python benchmarks/tooluse_success.py [--splits train test] [--random-samples 1] [--workers 2]
 
-Prints one JSON line per (suite, split, agent).
+Prints one JSON line per (suite, split, agent), and before them one per (suite, split) with the seconds
+that generating the split's tasks took (the fastest of 3, on a fresh suite each time).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import time
 
 from agentgym.agents import ExpertAgent, RandomAgent
+from agentgym.environments.tooluse.suites import builtin_suites
 from agentgym.rollout import RolloutConfig, rollout
 
 SUITE_ENVS = {
@@ -26,12 +28,36 @@ SUITE_ENVS = {
 }
 
 
+def generation_seconds(suite: str, split: str, tries: int = 3) -> float:
+    """Seconds the fastest of `tries` generations of a split took, each by a new suite (no cache)."""
+    best = float("inf")
+    for _ in range(tries):
+        fresh = builtin_suites()[suite]()
+        started = time.perf_counter()
+        fresh.task_set(split)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--splits", nargs="+", default=["train", "test"])
     parser.add_argument("--random-samples", type=int, default=1, help="random-agent episodes per task")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
+    for suite in SUITE_ENVS:
+        for split in args.splits:
+            print(
+                json.dumps(
+                    {
+                        "benchmark": "tooluse_generation",
+                        "suite": suite,
+                        "split": split,
+                        "seconds": round(generation_seconds(suite, split), 3),
+                    }
+                ),
+                flush=True,
+            )
     for suite, env_id in SUITE_ENVS.items():
         for split in args.splits:
             for name, agent, samples in (

@@ -7,7 +7,6 @@ import io
 import json
 import posixpath
 import re
-import time
 from typing import Any
 
 import pytest
@@ -66,17 +65,9 @@ def derive_answer(task: Task, results: list[ToolResult]) -> Any:
 SUITE = FilesSuite()
 
 
-GENERATION_SECONDS: dict[str, float] = {}
-
-
 @pytest.fixture(scope="module")
 def splits():
-    task_sets = {}
-    for split in SUITE.splits():
-        start = time.perf_counter()
-        task_sets[split] = SUITE.task_set(split)
-        GENERATION_SECONDS[split] = time.perf_counter() - start
-    return task_sets
+    return {split: SUITE.task_set(split) for split in SUITE.splits()}
 
 
 def small_world() -> FilesWorld:
@@ -91,11 +82,10 @@ def small_world() -> FilesWorld:
 
 
 # ----- tasks ------------------------------------------------------------------------------------------------
-def test_sizes_and_generation_time(splits):
+def test_sizes(splits):
     assert SUITE.sizes == {"train": 200, "test": 50}
     for split, size in SUITE.sizes.items():
         assert len(splits[split]) == size
-        assert GENERATION_SECONDS[split] < 2.0, f"generating {split} took {GENERATION_SECONDS[split]:.2f} s"
 
 
 def test_deterministic(splits):
