@@ -163,8 +163,8 @@ async def test_client_errors_are_not_retried(server, status, hint):
 
 
 async def test_timeouts_are_retried(server):
-    server.delay_next(1, seconds=0.5)
-    async with fast_agent(server.base_url, timeout=0.1, max_retries=2) as agent:
+    server.delay_next(1, seconds=3)  # the first request times out; the retry gets a whole second, ample
+    async with fast_agent(server.base_url, timeout=1.0, max_retries=2) as agent:
         out = await agent.act(HELLO)
     assert out.text.startswith("echo")
     assert server.request_count == 2

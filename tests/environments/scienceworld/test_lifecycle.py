@@ -79,7 +79,9 @@ def test_reset_reuses_the_jvm_and_its_threads_stay_flat(shared):
             for _ in range(2):
                 *_, info = pool.submit(shared.step, info["expert_action"] or "look around").result()
     assert shared.unwrapped.engine is engine and engine.alive
-    assert os_threads(engine.pid) <= baseline + 1
+    # HotSpot may add a JIT compiler thread or two as code warms up; a thread per calling Python thread
+    # (a new gateway connection each) would add 8.
+    assert os_threads(engine.pid) <= baseline + 3
 
 
 @needs_java

@@ -242,10 +242,10 @@ def test_timeouts_and_a_server_that_dies_are_tool_results(tmp_path):
     started = time.perf_counter()
     result = toolbox.call("nap", {"seconds": 5})
     assert result.error == "timeout" and "did not finish within 0.5 seconds" in result.content
-    assert time.perf_counter() - started < 2
+    assert time.perf_counter() - started < 4  # cut short, not waited out
     assert toolbox.call("nap", {"seconds": 0}, timeout=3).content == "rested"  # still usable
     pid = toolbox.pid
-    result = toolbox.call("crash", {})
+    result = toolbox.call("crash", {}, timeout=10)  # time for a busy host's server to act on it and exit
     assert result.error == "tool_error" and "not running" in result.content and "slow_tools" in result.content
     assert wait_gone(pid, 2.0)
     assert toolbox.call("nap", {"seconds": 0}).error == "tool_error"
