@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     webshop = p.add_subparsers(dest="webshop_command", metavar="COMMAND", required=True)
     p = webshop.add_parser("serve", help="serve WebShop as web pages, one episode per browser session")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--port", type=int, default=3000, help="0 picks a free port (the address is printed)")
     p.add_argument("--num-products", type=int, default=None, help="catalog size (default: the env's)")
     p.add_argument("--data-path", default=None, help="folder of the original data files (default: generated)")
     p.add_argument("--synthetic-goals", action="store_true", help="use synthetic goals instead of human ones")

@@ -8,10 +8,11 @@ The pages are `render_html` of the env's `page`, the same page model the text ob
 so what a person sees and clicks here is exactly what an agent sees and types. Sessions are kept in a
 bounded least-recently-used table; an evicted session's env is closed.
 
-    agentgym webshop serve --port 3000     # then open http://127.0.0.1:3000
+    agentgym webshop serve --port 3000     # then open http://127.0.0.1:3000 (--port 0: any free port)
 """
 
 # No `from __future__ import annotations`: FastAPI reads the route signatures at runtime.
+import socket
 import threading
 import uuid
 from collections import OrderedDict
@@ -217,8 +218,35 @@ def serve(
     def make_env() -> WebShopEnv:
         return WebShopEnv(**env_kwargs)
 
-    warm = make_env()  # load the catalog and build its search index before the first shopper waits for them
-    warm.reset(seed=0)
-    warm.close()
-    print(f"WebShop on http://{host}:{port}/  (Ctrl+C to stop)")
-    uvicorn.run(create_app(make_env, max_sessions=max_sessions), host=host, port=port, log_level="warning")
+    sock = _listening_socket(host, port)  # bound first: a taken port fails before the catalog loads
+    port = sock.getsockname()[1]  # the one given, or the free one that port 0 got
+    try:
+        warm = make_env()  # load the catalog and build its search index before the first shopper waits
+        warm.reset(seed=0)
+        warm.close()
+    except BaseException:
+        sock.close()
+        raise
+    shown = f"[{host}]" if ":" in host else host
+    print(f"WebShop on http://{shown}:{port}/  (Ctrl+C to stop)", flush=True)
+    config = uvicorn.Config(create_app(make_env, max_sessions=max_sessions), log_level="warning")
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl+C it stopped on; stopping is what was asked
+        pass
+    finally:
+        sock.close()
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise ConfigError(
+            f"cannot serve WebShop on {host}:{port}: {e.strerror or e}; pick another --port (0: any free one)"
+        ) from e
+    return sock

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from agentgym.cli import main
 from agentgym.environments.webshop.env import WebShopEnv
 from agentgym.environments.webshop.page import SEP
 from agentgym.environments.webshop.server import create_app
@@ -150,17 +152,10 @@ def test_sessions_are_bounded_and_evicted_envs_are_closed():
     assert len(CountingEnv.closed) == 3  # shutting the app down closes the rest
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_the_serve_command_serves_sessions_until_interrupted():
     import httpx
 
-    port = free_port()
-    command = [sys.executable, "-m", "agentgym.cli", "webshop", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "agentgym.cli", "webshop", "serve", "--port", "0"]
     server = subprocess.Popen(
         [*command, "--num-products", str(NUM_PRODUCTS), "--synthetic-goals"],
         stdout=subprocess.PIPE,
@@ -168,10 +163,15 @@ def test_the_serve_command_serves_sessions_until_interrupted():
         text=True,
     )
     try:
+        first = server.stdout.readline()  # printed once the port is bound, before serving
+        found = re.search(r"http://127\.0\.0\.1:(\d+)/", first)
+        assert found, f"no address in {first!r}: {server.stderr.read() if server.poll() is not None else ''}"
+        url = found.group(0)
+        assert int(found.group(1)) > 0
         deadline, response = time.monotonic() + 60, None
         while response is None and server.poll() is None and time.monotonic() < deadline:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/", follow_redirects=True, timeout=10)
+                response = httpx.get(url, follow_redirects=True, timeout=10)
             except httpx.TransportError:
                 time.sleep(0.2)
         assert response is not None, (
@@ -185,7 +185,18 @@ def test_the_serve_command_serves_sessions_until_interrupted():
             server.kill()
             server.wait()
     assert server.returncode == 0, err
-    assert f"http://127.0.0.1:{port}/" in out and "Traceback" not in err
+    assert "Traceback" not in err
+
+
+def test_serving_on_a_port_in_use_says_so(capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["webshop", "serve", "--port", str(port), "--num-products", str(NUM_PRODUCTS)])
+    assert code != 0
+    err = capsys.readouterr().err
+    assert f"127.0.0.1:{port}" in err and "--port" in err
 
 
 # ----- a person in a browser ------------------------------------------------------------------------
