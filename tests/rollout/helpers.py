@@ -2,9 +2,9 @@
 
 `ScriptedMaze` is the Maze with hooks the agent triggers by the command it sends ('crash' kills the
 process hosting the environment, 'explode' raises, 'unpicklable' puts a lambda in info, 'nap <s>'
-sleeps, a tool-call JSON gets tool results),
-plus tasks whose first step waits at a gate the test opens. It is registered here as `test/ScriptedMaze-v0`; worker processes
-import it by its entry point (this module), so it must stay importable as `tests.rollout.helpers`.
+sleeps, a tool-call JSON gets tool results), plus tasks whose first step waits at a gate the test opens.
+It is registered here as `test/ScriptedMaze-v0`; worker processes import it by its entry point (this
+module), so it must stay importable as `tests.rollout.helpers`.
 """
 
 from __future__ import annotations
@@ -27,16 +27,16 @@ SCRIPTED = "test/ScriptedMaze-v0"
 
 
 class ScriptedMaze(MazeEnv):
-    """`slow_tasks` hold their first step until the file `gate/released` exists, with `gate/held` there
+    """`gated_tasks` hold their first step until the file `gate/released` exists, with `gate/held` there
     meanwhile (after `gate_timeout` seconds the step gives up and touches `gate/gave-up`). A test opens
     the gate only once other episodes have moved on meanwhile, which shows by order, not by a clock, that
     the step did not stall them."""
 
     def __init__(
-        self, slow_tasks: tuple[str, ...] = (), gate: str = "", gate_timeout: float = 30.0, **kwargs: Any
+        self, gated_tasks: tuple[str, ...] = (), gate: str = "", gate_timeout: float = 30.0, **kwargs: Any
     ):
         super().__init__(**kwargs)
-        self.slow_tasks, self.gate, self.gate_timeout = tuple(slow_tasks), gate, gate_timeout
+        self.gated_tasks, self.gate, self.gate_timeout = tuple(gated_tasks), gate, gate_timeout
         self._held: set[str] = set()
 
     def _act(self, action):
@@ -49,7 +49,7 @@ class ScriptedMaze(MazeEnv):
             info = self._info()
             info["callback"] = lambda: None  # fine in threads, cannot cross a process boundary
             return "You hold a callback.", 0.0, False, False, info
-        if self.task.id in self.slow_tasks and self.task.id not in self._held:
+        if self.task.id in self.gated_tasks and self.task.id not in self._held:
             self._held.add(self.task.id)
             self._hold_at_the_gate()
         if command.startswith("nap "):

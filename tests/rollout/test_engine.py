@@ -12,7 +12,7 @@ from agentgym.types import FunctionCall, ToolCall, read_jsonl
 from tests.rollout.helpers import SCRIPTED, ExpertAgent, failing_agent, task_of
 
 MAZE = "agentgym/Maze-v0"
-SLOW_TASK = "maze-4x4-s1000000"
+GATED_TASK = "maze-4x4-s1000000"
 
 
 def config(**overrides) -> RolloutConfig:
@@ -78,7 +78,7 @@ async def test_a_slow_environment_step_does_not_stall_the_event_loop(workers, tm
 
     def script(messages, info):
         nonlocal turns_while_held
-        if task_of(info) != SLOW_TASK and (tmp_path / "held").exists():
+        if task_of(info) != GATED_TASK and (tmp_path / "held").exists():
             turns_while_held += 1
             if turns_while_held == 6:
                 (tmp_path / "released").touch()
@@ -86,7 +86,7 @@ async def test_a_slow_environment_step_does_not_stall_the_event_loop(workers, tm
 
     cfg = config(
         env_id=SCRIPTED,
-        env_kwargs={"slow_tasks": (SLOW_TASK,), "gate": str(tmp_path)},
+        env_kwargs={"gated_tasks": (GATED_TASK,), "gate": str(tmp_path)},
         num_tasks=5,
         concurrency=2,
         workers=workers,
